@@ -1,0 +1,92 @@
+"""Throughput of parse+normalize on the BaigeNews fixtures beside selectolax's bare parse of the same text.
+
+Run: python bench/parse.py [--pages N]. One thread; the last line is a JSON object of the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from selectolax.lexbor import LexborHTMLParser
+
+from scraper.charset import decode
+from scraper.normalize import normalize
+from scraper.parse import parse_html
+from scraper.profiles import get_profile
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "baigenews"
+
+
+def load_pages() -> list[tuple[str, str]]:
+    pages = []
+    for path in sorted(FIXTURES.glob("*.html")):
+        meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+        text, _, _ = decode(path.read_bytes(), "text/html")
+        pages.append((meta["url"], text))
+    return pages
+
+
+def pass_rate(work: list[tuple[str, str]], step: Callable[[str, str], object]) -> float:
+    """Pages per second of one pass over `work`."""
+    started = time.perf_counter()
+    for url, text in work:
+        step(url, text)
+    return len(work) / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--pages", type=int, default=2000, help="pages per pass (the fixtures repeated)")
+    parser.add_argument("--rounds", type=int, default=9)
+    args = parser.parse_args()
+    pages = load_pages()
+    work = (pages * (args.pages // len(pages) + 1))[: args.pages]
+    profile = get_profile("baigenews")
+    fetched = datetime(2024, 11, 20, tzinfo=UTC)
+
+    def bare(url: str, text: str) -> None:
+        LexborHTMLParser(text)
+
+    def full(url: str, text: str) -> None:
+        normalize(parse_html(text, profile), url=url, profile=profile, fetched_at=fetched)
+
+    full(*work[0])  # warm caches (profile load, regexes)
+    # Passes alternate, so a machine that speeds up or slows down during the run
+    # affects both sides alike; the ratio is taken per round, then the median.
+    bare_rates, full_rates, ratios = [], [], []
+    for _ in range(args.rounds):
+        bare_rates.append(pass_rate(work, bare))
+        full_rates.append(pass_rate(work, full))
+        ratios.append(full_rates[-1] / bare_rates[-1])
+    bare_best, bare_median = max(bare_rates), statistics.median(bare_rates)
+    full_best, full_median = max(full_rates), statistics.median(full_rates)
+    ratio = statistics.median(ratios)
+    print(f"{'':24}{'pages/s (best)':>16}{'pages/s (median)':>18}")
+    print(f"{'selectolax bare parse':24}{bare_best:16,.0f}{bare_median:18,.0f}")
+    print(f"{'parse + normalize':24}{full_best:16,.0f}{full_median:18,.0f}")
+    print(
+        f"ratio parse+normalize / bare parse: {ratio:.2f} "
+        f"(median of {args.rounds} paired rounds; floor 0.50), "
+        f"{len(work)} pages a round"
+    )
+    print(
+        json.dumps(
+            {
+                "pages": len(work),
+                "rounds": args.rounds,
+                "parse_pages_per_s": round(full_median, 1),
+                "bare_parse_pages_per_s": round(bare_median, 1),
+                "ratio": round(ratio, 3),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""Run the command line with `python -m scraper`."""
+
+from scraper.cli import main
+
+main()

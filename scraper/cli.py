@@ -1,0 +1,256 @@
+"""The `scrape` command line: a thin layer over the library that prints results and sets exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from scraper import settings
+from scraper.charset import decode
+from scraper.errors import ScrapeError, StoreError, UsageError
+from scraper.fetch import Fetcher, FetchPolicy
+from scraper.models import Page
+from scraper.pipeline import choose_profile, parse_page, scrape_url
+from scraper.reparse import reparse_archive
+from scraper.store import Archive
+from scraper.urls import check_url
+
+DB_OPTION = click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=settings.DEFAULT_DB_PATH,
+    show_default=True,
+    help="The archive to write to.",
+)
+PROFILE_OPTION = click.option(
+    "--profile",
+    "profile_name",
+    metavar="NAME",
+    help="Parse with this site profile ('generic' for the fallback) instead of the one matching the host.",
+)
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+def _print_record(record: dict[str, Any]) -> None:
+    click.echo(json.dumps(record, ensure_ascii=False, indent=2))
+
+
+def _report_partial(record: dict[str, Any]) -> bool:
+    """Print why a record is only partial on stderr; return whether it is complete."""
+    if record["parse_status"] == "ok":
+        return True
+    missing = [name for name in ("title", "body_text") if not record[name]]
+    why = f"it has no {' and no '.join(missing)}" if missing else "; ".join(record["warnings"][-1:])
+    click.echo(f"Error: {record['url']} gave only a partial article ({why}).", err=True)
+    return False
+
+
+def _open_archive(path: Path) -> Archive:
+    try:
+        return Archive(path)
+    except StoreError as exc:
+        _fail(str(exc))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(settings.VERSION, prog_name="scrape")
+@click.option("-v", "--verbose", count=True, help="Log more (repeat for debug output).")
+@click.option("-q", "--quiet", is_flag=True, help="Log only errors.")
+def cli(verbose: int, quiet: bool) -> None:
+    """Archive news sites into SQLite and browse them with Datasette."""
+    level = (
+        logging.ERROR
+        if quiet
+        else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    )
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+
+
+@cli.command("url")
+@click.argument("urls", nargs=-1, required=True, metavar="URL...")
+@DB_OPTION
+@PROFILE_OPTION
+@click.option(
+    "--allow-private",
+    is_flag=True,
+    help=f"Allow loopback and private addresses (also: {settings.ALLOW_PRIVATE_ENV}=1).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=settings.TOTAL_TIMEOUT,
+    show_default=True,
+    help="Seconds allowed for each whole fetch, redirects included.",
+)
+def url_command(
+    urls: tuple[str, ...], db_path: Path, profile_name: str | None, allow_private: bool, timeout: float
+) -> None:
+    """Fetch, parse and archive each URL, printing its record as JSON.
+
+    Exits 1 if any URL failed or gave only a partial article (each failure is one
+    line on stderr and a row in `fetches`), 2 if a URL is not http(s).
+    """
+    try:
+        checked = [check_url(u) for u in urls]
+        profiles = [choose_profile(u, profile_name) for u in checked]
+    except UsageError as exc:
+        _fail(str(exc), 2)
+    archive = _open_archive(db_path)
+    policy = FetchPolicy(
+        allow_private=allow_private or settings.allow_private_from_env(),
+        total_timeout=timeout,
+        read_timeout=min(timeout, settings.READ_TIMEOUT),
+        connect_timeout=min(timeout, settings.CONNECT_TIMEOUT),
+    )
+
+    async def run() -> bool:
+        ok = True
+        async with Fetcher(policy) as fetcher:
+            for url, profile in zip(checked, profiles, strict=True):
+                try:
+                    scraped = await scrape_url(url, fetcher=fetcher, archive=archive, profile=profile)
+                except StoreError as exc:
+                    _fail(str(exc))
+                except ScrapeError as exc:
+                    click.echo(f"Error: {exc}", err=True)
+                    ok = False
+                else:
+                    record = scraped.article.to_record()
+                    _print_record(record)
+                    ok = _report_partial(record) and ok
+        return ok
+
+    try:
+        ok = asyncio.run(run())
+    finally:
+        archive.close()
+    sys.exit(0 if ok else 1)
+
+
+@cli.command("parse")
+@click.argument("file", type=click.File("rb"))
+@click.option(
+    "--url", required=True, help="The URL the page was saved from (for links, site and article id)."
+)
+@PROFILE_OPTION
+@click.option(
+    "--fetched-at",
+    type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
+    help="When the page was saved (ISO 8601); year-less and relative dates are read against it.",
+)
+def parse_command(file: Any, url: str, profile_name: str | None, fetched_at: datetime | None) -> None:
+    """Parse a saved HTML FILE ('-' for stdin) and print the record as JSON; nothing is written."""
+    try:
+        url = check_url(url)
+        profile = choose_profile(url, profile_name)
+    except UsageError as exc:
+        _fail(str(exc), 2)
+    body = file.read()
+    text, encoding, encoding_source = decode(body, None)
+    when = fetched_at or datetime.now(UTC)
+    page = Page(
+        url=url,
+        final_url=url,
+        status=200,
+        headers={},
+        body=body,
+        text=text,
+        encoding=encoding,
+        encoding_source=encoding_source,
+        content_type="text/html",
+        fetched_at=when if when.tzinfo else when.replace(tzinfo=UTC),
+    )
+    try:
+        article = parse_page(page, profile)
+    except ScrapeError as exc:
+        _fail(f"{exc} (file {file.name})")
+    record = article.to_record()
+    _print_record(record)
+    if not _report_partial(record):
+        sys.exit(1)
+
+
+@cli.command("reparse")
+@DB_OPTION
+def reparse_command(db_path: Path) -> None:
+    """Rebuild `articles` and `article_versions` from the stored raw pages, without fetching anything."""
+    if not db_path.exists():
+        _fail(f"There is no archive at {db_path}.")
+    archive = _open_archive(db_path)
+    try:
+        summary = reparse_archive(archive)
+    except ScrapeError as exc:
+        _fail(str(exc))
+    finally:
+        archive.close()
+    click.echo(
+        f"Re-parsed {summary.versions} stored pages of {summary.articles} articles; "
+        f"{summary.changed} extractions changed.",
+        err=True,
+    )
+
+
+@cli.command("demo-site")
+@click.option(
+    "--port",
+    type=int,
+    default=settings.DEMO_PORT,
+    show_default=True,
+    help="Port on 127.0.0.1 (0: any free one).",
+)
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Also serve the files in this folder (e.g. fixtures/).",
+)
+def demo_site_command(port: int, root: Path | None) -> None:
+    """Serve the offline demo news site on 127.0.0.1 in the foreground (Ctrl-C stops it)."""
+    from scraper.demosite.app import run
+
+    try:
+        run(port=port, root=root, on_ready=lambda url: click.echo(f"Serving the demo news site on {url}"))
+    except OSError as exc:
+        _fail(f"Cannot serve the demo site on port {port}: {exc.strerror or exc}.")
+
+
+@cli.command("demo")
+@DB_OPTION
+@click.option(
+    "--site-port", type=int, default=settings.DEMO_PORT, show_default=True, help="Port of the demo news site."
+)
+@click.option("--port", type=int, default=settings.SERVE_PORT, show_default=True, help="Port of Datasette.")
+@click.option(
+    "--no-serve", is_flag=True, help="Archive the demo site, then exit instead of starting Datasette."
+)
+def demo_command(db_path: Path, site_port: int, port: int, no_serve: bool) -> None:
+    """Archive the bundled offline demo news site into the archive and open it in Datasette."""
+    from scraper.demosite.demo import archive_demo, serve_datasette
+
+    try:
+        result = archive_demo(db_path, site_port=site_port, log=lambda line: click.echo(line, err=True))
+    except ScrapeError as exc:
+        _fail(str(exc))
+    click.echo(f"Archived {result.archived} articles into {db_path} ({result.failed} failed).", err=True)
+    if no_serve:
+        sys.exit(1 if result.failed else 0)
+    click.echo(f"Browse the archive at http://127.0.0.1:{port}/ (Ctrl-C stops).", err=True)
+    sys.exit(serve_datasette(db_path, port=port))
+
+
+def main() -> None:
+    """Entry point of the `scrape` console script."""
+    cli()

@@ -1,0 +1,252 @@
+"""Fetch one URL with httpx: redirects checked hop by hop, a total deadline, a size cap, decoded text."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpcore
+import httpx
+
+from scraper import charset, settings
+from scraper.decompress import BoundedDecoder, CorruptEncoding, TooLarge
+from scraper.errors import BlockedURLError, FetchError
+from scraper.models import Page
+from scraper.netguard import Resolver, resolve_checked, system_resolver
+from scraper.urls import check_hop
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+#: Headers that carry credentials and must not follow a redirect to another origin.
+_CREDENTIAL_HEADERS = ("authorization", "cookie", "proxy-authorization")
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """The limits and manners of one fetcher."""
+
+    user_agent: str = settings.USER_AGENT
+    connect_timeout: float = settings.CONNECT_TIMEOUT
+    read_timeout: float = settings.READ_TIMEOUT
+    total_timeout: float = settings.TOTAL_TIMEOUT
+    max_body_bytes: int = settings.MAX_BODY_BYTES
+    max_redirects: int = settings.MAX_REDIRECTS
+    allow_private: bool = False
+    max_connections: int = 100
+    extra_headers: dict[str, str] = field(default_factory=dict)
+
+
+class _GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Resolve each host once, refuse non-public addresses, and connect to the address that was checked."""
+
+    def __init__(self, resolver: Resolver) -> None:
+        self._inner = httpcore.AnyIOBackend()
+        self._resolver = resolver
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.AsyncNetworkStream:
+        address = await resolve_checked(host, port, resolver=self._resolver, url=f"//{host}:{port}")
+        return await self._inner.connect_tcp(
+            address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+        )
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+def _transport(policy: FetchPolicy, resolver: Resolver) -> httpx.AsyncHTTPTransport:
+    transport = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=policy.max_connections))
+    if not policy.allow_private:
+        # httpx has no hook for the connect step, so the pool it built is replaced by
+        # an identical one whose network backend checks addresses (no DNS-rebinding window).
+        transport._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=policy.max_connections,
+            max_keepalive_connections=policy.max_connections,
+            keepalive_expiry=5.0,
+            network_backend=_GuardedBackend(resolver),
+        )
+    return transport
+
+
+def _reason(exc: Exception, default: str) -> str:
+    """The exception's own words, or `default` when it has none (httpx often raises with an empty message)."""
+    return str(exc).strip().rstrip(".") or default
+
+
+def _media_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, (parts.hostname or ""), parts.port
+
+
+class Fetcher:
+    """An HTTP client for pages: one per crawl (keep-alive, connection limits), or one per command."""
+
+    def __init__(
+        self,
+        policy: FetchPolicy | None = None,
+        *,
+        resolver: Resolver = system_resolver,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.policy = policy or FetchPolicy()
+        self._client = httpx.AsyncClient(
+            transport=transport or _transport(self.policy, resolver),
+            follow_redirects=False,
+            timeout=httpx.Timeout(
+                self.policy.read_timeout, connect=self.policy.connect_timeout, pool=self.policy.total_timeout
+            ),
+            headers={
+                "User-Agent": self.policy.user_agent,
+                "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+                "Accept-Encoding": "gzip, deflate, br",
+                "Accept-Language": "ru,kk;q=0.9,en;q=0.8",
+                **self.policy.extra_headers,
+            },
+            trust_env=False,
+        )
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every pooled connection."""
+        await self._client.aclose()
+
+    async def fetch(self, url: str, *, headers: dict[str, str] | None = None) -> Page:
+        """Fetch `url`, following redirects, and return the final response as a Page.
+
+        Any HTTP status is returned as a Page (the caller decides what a 404 means);
+        a failure with no usable response raises FetchError with a closed-set `kind`.
+        """
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.policy.total_timeout):
+                return await self._follow(url, dict(headers or {}), started)
+        except TimeoutError:
+            raise FetchError(
+                f"Fetching {url} took longer than the {self.policy.total_timeout:g} s allowed in total.",
+                url=url,
+                kind="timeout",
+            ) from None
+        except FetchError:
+            raise
+        except httpx.TimeoutException as exc:
+            raise FetchError(
+                f"Fetching {url} timed out ({type(exc).__name__}).", url=url, kind="timeout"
+            ) from exc
+        except httpx.ConnectError as exc:
+            raise FetchError(
+                f"Could not connect to {url}: {_reason(exc, 'connection refused')}.",
+                url=url,
+                kind="connect_error",
+            ) from exc
+        except httpx.RemoteProtocolError as exc:
+            truncated = "complete message body" in str(exc)
+            raise FetchError(
+                f"The server broke the HTTP exchange for {url}: {_reason(exc, 'invalid response')}.",
+                url=url,
+                kind="truncated" if truncated else "protocol_error",
+            ) from exc
+        except (httpx.ReadError, httpx.WriteError) as exc:
+            raise FetchError(
+                f"The connection for {url} was reset: {_reason(exc, 'connection reset by peer')}.",
+                url=url,
+                kind="connection_reset",
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise FetchError(f"Fetching {url} failed: {exc}.", url=url, kind="http_error") from exc
+
+    async def _follow(self, url: str, headers: dict[str, str], started: float) -> Page:
+        hops: list[str] = []
+        current = url
+        while True:
+            request = self._client.build_request("GET", current, headers=headers)
+            try:
+                response = await self._client.send(request, stream=True)
+            except BlockedURLError as exc:
+                # The guard only knows host and port; name the URL the user will recognise.
+                raise BlockedURLError(
+                    str(exc).replace(exc.url, current), url=current, kind=exc.kind
+                ) from None
+            try:
+                location = response.headers.get("location")
+                if response.status_code in REDIRECT_STATUSES and location:
+                    target = urljoin(current, location.strip())
+                    check_hop(target, origin=current)
+                    hops.append(current)
+                    if target in hops:
+                        raise FetchError(
+                            f"{url} redirects in a loop (back to {target}).", url=url, kind="redirect_loop"
+                        )
+                    if len(hops) > self.policy.max_redirects:
+                        raise FetchError(
+                            f"{url} redirected more than {self.policy.max_redirects} times.",
+                            url=url,
+                            kind="too_many_redirects",
+                        )
+                    if _origin(target) != _origin(current):
+                        headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIAL_HEADERS}
+                    current = target
+                    continue
+                body = await self._read_body(response, current)
+            finally:
+                await response.aclose()
+            content_type = response.headers.get("content-type", "")
+            text, encoding, encoding_source = charset.decode(body, content_type)
+            return Page(
+                url=url,
+                final_url=current,
+                status=response.status_code,
+                headers=dict(response.headers),
+                body=body,
+                text=text,
+                encoding=encoding,
+                encoding_source=encoding_source,
+                content_type=_media_type(content_type),
+                fetched_at=datetime.now(UTC),
+                elapsed_ms=round((time.perf_counter() - started) * 1000),
+                redirects=tuple(hops),
+            )
+
+    async def _read_body(self, response: httpx.Response, url: str) -> bytes:
+        cap = self.policy.max_body_bytes
+        declared = response.headers.get("content-length", "")
+        encoding = response.headers.get("content-encoding", "")
+        if declared.isdigit() and not encoding and int(declared) > cap:
+            raise FetchError(
+                f"{url} is {int(declared):,} bytes, more than the {cap:,}-byte cap.",
+                url=url,
+                kind="too_large",
+            )
+        try:
+            decoder = BoundedDecoder(encoding, cap=cap, step=settings.DECOMPRESS_STEP)
+            async for chunk in response.aiter_raw():
+                decoder.feed(chunk)
+            return decoder.finish()
+        except TooLarge:
+            raise FetchError(
+                f"{url} is larger than the {cap:,}-byte cap once decompressed.", url=url, kind="too_large"
+            ) from None
+        except CorruptEncoding as exc:
+            raise FetchError(
+                f"{url} has a body that is not valid {encoding or 'data'}: {exc}.",
+                url=url,
+                kind="bad_encoding",
+            ) from exc

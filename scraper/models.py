@@ -1,0 +1,154 @@
+"""The small typed values passed between stages: Page (fetched), RawArticle (parsed), Article (normalized)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Page:
+    """One HTTP response (or a saved file), its body already decompressed and decoded."""
+
+    url: str
+    final_url: str
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    text: str
+    encoding: str
+    #: Where the encoding came from: bom, header, meta, detected, default, or header+redecoded.
+    encoding_source: str
+    content_type: str
+    fetched_at: datetime
+    elapsed_ms: int = 0
+    redirects: tuple[str, ...] = ()
+
+    @property
+    def is_html(self) -> bool:
+        """Tell whether the response claims to be (X)HTML, or names no type at all."""
+        return self.content_type in {"", "text/html", "application/xhtml+xml"}
+
+
+@dataclass(frozen=True)
+class FetchRecord:
+    """One row of the fetch ledger: every request, whatever became of it."""
+
+    url: str
+    fetched_at: datetime
+    final_url: str | None = None
+    status: int | None = None
+    bytes: int = 0
+    elapsed_ms: int = 0
+    error: str | None = None
+    #: A closed set: timeout, connect_error, http_status, too_large, not_html, no_article, ...
+    error_kind: str | None = None
+    content_type: str | None = None
+    encoding: str | None = None
+    encoding_source: str | None = None
+    page_hash: str | None = None
+    #: article, listing, feed, sitemap, robots.
+    purpose: str = "article"
+
+
+@dataclass(frozen=True)
+class DateCandidate:
+    """A date string found in a page, with where it was found."""
+
+    raw: str
+    origin: str  # meta, jsonld, visible
+
+
+@dataclass
+class RawArticle:
+    """Strings pulled out of a page, before any normalization."""
+
+    title: str | None = None
+    lead: str | None = None
+    author: str | None = None
+    published: list[DateCandidate] = field(default_factory=list)
+    modified: list[DateCandidate] = field(default_factory=list)
+    views_raw: str | None = None
+    photo_credit: str | None = None
+    source: str | None = None
+    image_url: str | None = None
+    tags: list[str] = field(default_factory=list)
+    language: str | None = None
+    canonical_href: str | None = None
+    site_name: str | None = None
+    #: Already cleaned with text.clean_text, in order, none empty.
+    body_paragraphs: list[str] = field(default_factory=list)
+    body_html: str = ""
+    #: field name -> where its value came from (profile, jsonld, meta, dom, ...).
+    field_sources: dict[str, str] = field(default_factory=dict)
+    profile: str = "generic"
+
+
+#: The order of fields in a printed record, and the columns of `articles`.
+RECORD_FIELDS = (
+    "url",
+    "canonical_url",
+    "site",
+    "article_id",
+    "title",
+    "lead",
+    "author",
+    "published_at",
+    "published_raw",
+    "published_from",
+    "modified_at",
+    "views",
+    "photo_credit",
+    "source",
+    "image_url",
+    "tags",
+    "language",
+    "body_text",
+    "body_html",
+    "parse_status",
+    "profile",
+    "field_sources",
+    "warnings",
+    "fetched_at",
+)
+
+#: The fields whose change makes a new version; the view counter is not one of them.
+CONTENT_FIELDS = ("title", "lead", "body_text", "author", "published_at", "modified_at")
+
+
+@dataclass
+class Article:
+    """A normalized article record: what `scrape url` prints and `articles` stores."""
+
+    url: str
+    canonical_url: str
+    site: str
+    article_id: str | None = None
+    title: str | None = None
+    lead: str | None = None
+    author: str | None = None
+    published_at: str | None = None
+    published_raw: str | None = None
+    published_from: str | None = None
+    modified_at: str | None = None
+    views: int | None = None
+    photo_credit: str | None = None
+    source: str | None = None
+    image_url: str | None = None
+    tags: list[str] = field(default_factory=list)
+    language: str | None = None
+    body_text: str = ""
+    body_html: str = ""
+    #: ok (title and body), partial (a title but no text, or a page cut off), empty (no title).
+    parse_status: str = "ok"
+    profile: str = "generic"
+    field_sources: dict[str, str] = field(default_factory=dict)
+    #: Values that were present but unusable (a date of 25:99, a negative counter), kept for the reader.
+    warnings: list[str] = field(default_factory=list)
+    fetched_at: str = ""
+
+    def to_record(self) -> dict[str, Any]:
+        """Return the record as a plain dict in RECORD_FIELDS order."""
+        data = asdict(self)
+        return {name: data[name] for name in RECORD_FIELDS}

@@ -1,0 +1,203 @@
+"""Turn a RawArticle into an Article: dates with the site's offset, view counts, clean text, canonical URL."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from scraper import settings
+from scraper.dates import BadDate, ParsedDate, infer_year, parse_date
+from scraper.models import Article, DateCandidate, RawArticle
+from scraper.profiles import Profile
+from scraper.sanitize import sanitize_html
+from scraper.text import clean_text, has_bidi_controls, join_paragraphs
+from scraper.urls import canonicalize, host_of, join, match_id
+
+# "2 329", "2,329", "12,5K", "1.2 тыс.", "1,2 млн": a number, then maybe a multiplier word.
+_COUNT = re.compile(
+    r"(?P<sign>-)?(?P<number>\d{1,3}(?:[ \u00a0\u202f\u2009](?=\d{3})\d{3})+|\d+(?:[.,]\d+)*)\s*"
+    r"(?P<unit>млрд|млн|тыс|мың|млн\.|k|к|m|м|b|thousand|million)?\.?(?![^\W\d_])",
+    re.IGNORECASE,
+)
+_GROUP_SPACES = re.compile("[ \u00a0\u202f\u2009]")
+_GROUPED_DIGITS = re.compile(r"\d{1,3}([.,]\d{3})+")
+_LANGUAGE_CODE = re.compile("[a-z]{2,3}")
+_MULTIPLIERS = {
+    "k": 1_000,
+    "к": 1_000,
+    "тыс": 1_000,
+    "мың": 1_000,
+    "thousand": 1_000,
+    "m": 1_000_000,
+    "м": 1_000_000,
+    "млн": 1_000_000,
+    "million": 1_000_000,
+    "b": 1_000_000_000,
+    "млрд": 1_000_000_000,
+}
+#: Clocks and time zones disagree a little; a date this far ahead of the fetch is still accepted.
+_FUTURE_SLACK = timedelta(hours=2)
+_LANGUAGE_ALIASES = {"kz": "kk", "qaz": "kk", "rus": "ru", "eng": "en"}
+
+
+def parse_views(raw: str | None) -> int | None:
+    """Read a view counter as sites print it ("2 329", "12,5K", "1.2 тыс.") into an int, or None."""
+    if not raw:
+        return None
+    found = _COUNT.search(raw.replace("\u00a0", " "))
+    if not found or found.group("sign"):
+        return None
+    number, unit = found.group("number"), (found.group("unit") or "").lower().rstrip(".")
+    digits = _GROUP_SPACES.sub("", number)
+    if not unit:
+        # Without a multiplier, separators group thousands: 2,329 and 1.234.567.
+        if _GROUPED_DIGITS.fullmatch(digits):
+            return int(digits.replace(",", "").replace(".", ""))
+        if not digits.isdigit():
+            return None
+        return int(digits)
+    # With a multiplier the separator is a decimal point: 12,5K and 1.2 тыс.
+    try:
+        value = float(digits.replace(",", "."))
+    except ValueError:
+        return None
+    return round(value * _MULTIPLIERS[unit])
+
+
+def normalize_language(value: str | None) -> str | None:
+    """Return the primary language subtag ("ru-RU" -> "ru", "kz" -> "kk"), lower case."""
+    if not value:
+        return None
+    primary = value.strip().lower().replace("_", "-").partition("-")[0]
+    if not _LANGUAGE_CODE.fullmatch(primary):
+        return None
+    return _LANGUAGE_ALIASES.get(primary, primary)
+
+
+def _capped(value: str | None, limit: int, warnings: list[str], name: str) -> str | None:
+    if not value:
+        return None
+    if has_bidi_controls(value):
+        warnings.append(f"{name}: bidi control characters removed")
+    cleaned = clean_text(value)
+    if len(cleaned) > limit:
+        warnings.append(f"{name}: cut to {limit} characters")
+        cleaned = cleaned[:limit]
+    return cleaned or None
+
+
+def _first_date(
+    candidates: list[DateCandidate], profile: Profile, now: datetime, warnings: list[str], name: str
+) -> tuple[ParsedDate, DateCandidate] | None:
+    for candidate in candidates:
+        try:
+            parsed = parse_date(candidate.raw, zone=profile.zone, now=now)
+        except BadDate as exc:
+            warnings.append(f"{name}: {candidate.raw!r} ignored ({exc})")
+            continue
+        if parsed is not None:
+            return parsed, candidate
+    return None
+
+
+def _settle_dates(
+    raw: RawArticle, profile: Profile, now: datetime, warnings: list[str]
+) -> tuple[str | None, str | None, str | None, str | None]:
+    """Return published_at, published_raw, published_from, modified_at."""
+    visible = [c for c in raw.published if c.origin == "visible"]
+    machine = [c for c in raw.published if c.origin != "visible"]
+    published_raw = visible[0].raw if visible else (machine[0].raw if machine else None)
+    modified = _first_date(raw.modified, profile, now, warnings, "modified")
+    modified_value = modified[0].value if modified else None
+    if modified and not modified[0].has_year:
+        modified_value = infer_year(modified[0], now=now)
+
+    published_value: datetime | None = None
+    published_from: str | None = None
+    found = _first_date(machine, profile, now, warnings, "published")
+    if found and found[0].has_year:
+        published_value, published_from = found[0].value, found[1].origin
+    else:
+        found = _first_date(visible, profile, now, warnings, "published")
+        if found:
+            parsed = found[0]
+            if parsed.has_year:
+                published_value, published_from = parsed.value, "visible"
+            else:
+                # A year from the page's own metadata beats a guess from the fetch time.
+                hint = next((c for c in raw.modified if c.origin != "visible"), None)
+                hint_value = (
+                    modified_value if hint is not None and modified and modified[0].has_year else None
+                )
+                published_value = infer_year(parsed, now=now, hint=hint_value)
+                published_from = "visible" if hint_value is not None else "inferred"
+    if (
+        published_value
+        and published_value > now.astimezone(profile.zone).replace(microsecond=0) + _FUTURE_SLACK
+    ):
+        warnings.append(f"published: {published_value.isoformat()} is in the future; ignored")
+        published_value, published_from = None, None
+    return (
+        published_value.isoformat() if published_value else None,
+        clean_text(published_raw) or None,
+        published_from,
+        modified_value.isoformat() if modified_value else None,
+    )
+
+
+def _canonical(url: str, canonical_href: str | None) -> str:
+    """Use the page's own canonical link if it points at the same site, else the fetched URL."""
+    if canonical_href:
+        absolute = join(url, canonical_href)
+        if absolute and host_of(absolute) == host_of(url):
+            return canonicalize(absolute)
+    return canonicalize(url)
+
+
+def normalize(raw: RawArticle, *, url: str, profile: Profile, fetched_at: datetime) -> Article:
+    """Build the normalized Article from what the parser found on the page at `url`."""
+    warnings: list[str] = []
+    canonical_url = _canonical(url, raw.canonical_href)
+    published_at, published_raw, published_from, modified_at = _settle_dates(
+        raw, profile, fetched_at, warnings
+    )
+    views = parse_views(raw.views_raw)
+    if raw.views_raw and views is None:
+        warnings.append(f"views: {clean_text(raw.views_raw)!r} is not a count")
+    body_text = join_paragraphs(raw.body_paragraphs)  # the parser hands over cleaned paragraphs
+    if len(body_text) > settings.MAX_BODY_CHARS:
+        warnings.append(f"body: cut to {settings.MAX_BODY_CHARS} characters")
+        body_text = body_text[: settings.MAX_BODY_CHARS]
+    title = _capped(raw.title, settings.MAX_TITLE_CHARS, warnings, "title")
+    image = join(url, raw.image_url) if raw.image_url else None
+    tags = list(dict.fromkeys(t for t in (clean_text(tag) for tag in raw.tags) if t))
+    language = normalize_language(raw.language) or profile.language
+    # Text without any title is not taken for an article: it is what binary junk
+    # or a bare error page decodes to. A title without text (a video, a paywall) is partial.
+    status = "ok" if title and body_text else ("partial" if title else "empty")
+    return Article(
+        url=url,
+        canonical_url=canonical_url,
+        site=host_of(canonical_url),
+        article_id=match_id(canonical_url, profile.article_url) or match_id(url, profile.article_url),
+        title=title,
+        lead=_capped(raw.lead, settings.MAX_FIELD_CHARS, warnings, "lead"),
+        author=_capped(raw.author, settings.MAX_FIELD_CHARS, warnings, "author"),
+        published_at=published_at,
+        published_raw=published_raw,
+        published_from=published_from,
+        modified_at=modified_at,
+        views=views,
+        photo_credit=_capped(raw.photo_credit, settings.MAX_FIELD_CHARS, warnings, "photo_credit"),
+        source=_capped(raw.source, settings.MAX_FIELD_CHARS, warnings, "source"),
+        image_url=canonicalize(image) if image else None,
+        tags=tags,
+        language=language,
+        body_text=body_text,
+        body_html=sanitize_html(raw.body_html, base_url=url),
+        parse_status=status,
+        profile=raw.profile,
+        field_sources=dict(sorted(raw.field_sources.items())),
+        warnings=warnings,
+        fetched_at=fetched_at.astimezone(profile.zone).replace(microsecond=0).isoformat(),
+    )

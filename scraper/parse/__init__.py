@@ -1,0 +1,204 @@
+"""Parse an HTML page into a RawArticle: the site profile's selectors, then metadata, then a generic body."""
+
+from __future__ import annotations
+
+import re
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from scraper.models import DateCandidate, RawArticle
+from scraper.parse.blocks import split_blocks
+from scraper.parse.body import extract_body
+from scraper.parse.metadata import Metadata, jsonld_image, jsonld_people, jsonld_text, read_metadata
+from scraper.profiles import Profile, Selector
+from scraper.text import clean_text
+
+#: Where a byline usually sits on sites without a profile.
+BYLINE_SELECTORS = (
+    '[itemprop="author"] [itemprop="name"]',
+    '[rel="author"]',
+    '[itemprop="author"]',
+    ".byline__name",
+    ".author-name",
+    ".article-author",
+    ".byline",
+)
+_BY_PREFIX = re.compile(r"^(by|автор|авторы|автор материала|от)\s*:?\s+", re.IGNORECASE)
+#: A site's name appended to <title>: "Headline - Site", "Headline | Site".
+_TITLE_SUFFIX = re.compile(r"\s+[|\-–—•:]\s+[^|\-–—•:]{2,60}$")
+
+
+#: RawArticle attribute -> the record field it becomes, where the names differ.
+_RECORD_NAME = {"views_raw": "views"}
+#: Profile fields read as one string, and the RawArticle attribute each fills.
+_TEXT_FIELDS = {
+    "title": "title",
+    "lead": "lead",
+    "author": "author",
+    "views": "views_raw",
+    "source": "source",
+    "photo_credit": "photo_credit",
+    "image": "image_url",
+}
+
+
+def _first(root: LexborNode, selectors: tuple[Selector, ...]) -> tuple[Selector, LexborNode] | None:
+    """Return the first of a field's selectors that matches under `root`, with the node it matches."""
+    for selector in selectors:
+        node = root.css_first(selector.css)
+        if node is not None:
+            return selector, node
+    return None
+
+
+def _value(selector: Selector, node: LexborNode) -> str | None:
+    if selector.attribute:
+        return node.attributes.get(selector.attribute) or None
+    return node.text(deep=True, separator=" ")
+
+
+def _strip_labels(value: str | None, labels: tuple[str, ...]) -> str | None:
+    """Remove a leading label ("АВТОР", "Фото:") from a value; a bare label means no value."""
+    if value is None:
+        return None
+    text = clean_text(value)
+    if labels:
+        folded = text.casefold()
+        for label in labels:  # longest first
+            stem = label.rstrip(":").strip()
+            if folded.startswith(stem.casefold()):
+                text = text[len(stem) :].lstrip(" :\u2014-").strip()
+                break
+    return text or None
+
+
+def _profile_root(document: LexborHTMLParser, profile: Profile) -> LexborNode | None:
+    for css in profile.root:
+        node = document.css_first(css)
+        if node is not None:
+            return node
+    return document.root if not profile.root else None
+
+
+def _apply_profile(document: LexborHTMLParser, profile: Profile, raw: RawArticle) -> None:
+    root = _profile_root(document, profile)
+    if root is None:
+        return  # the page is not laid out as the profile expects; the generic pass fills in
+    if profile.exclude:
+        for node in root.css(", ".join(profile.exclude)):
+            node.decompose()
+    for name, selectors in profile.selectors.items():
+        if name == "tags":
+            for selector in selectors:
+                nodes = root.css(selector.css)
+                if nodes:
+                    raw.tags = [clean_text(_value(selector, node)) for node in nodes]
+                    raw.field_sources["tags"] = "profile"
+                    break
+            continue
+        hit = _first(root, selectors)
+        if hit is None:
+            continue
+        selector, node = hit
+        if name in _TEXT_FIELDS:
+            attribute = _TEXT_FIELDS[name]
+            setattr(raw, attribute, _strip_labels(_value(selector, node), profile.labels.get(name, ())))
+            raw.field_sources[_RECORD_NAME.get(attribute, attribute)] = "profile"
+        elif name == "body":
+            raw.body_paragraphs = split_blocks(node)
+            raw.body_html = node.inner_html or ""
+            raw.field_sources["body"] = "profile"
+        elif text := clean_text(_value(selector, node)):
+            dates = raw.published if name == "published" else raw.modified
+            dates.append(DateCandidate(text, "visible"))
+
+
+def _set(raw: RawArticle, attribute: str, value: str | None, source: str) -> None:
+    """Fill a field the profile did not match, and record where the value came from."""
+    if attribute in raw.field_sources or not value or not clean_text(value):
+        return
+    setattr(raw, attribute, value)
+    raw.field_sources[attribute] = source
+
+
+def _title_from_document(tree: LexborHTMLParser) -> tuple[str | None, str]:
+    heading = tree.css_first("h1")
+    if heading is not None and clean_text(heading.text(deep=True)):
+        return heading.text(deep=True), "dom"
+    title = tree.css_first("title")
+    if title is not None:
+        return _TITLE_SUFFIX.sub("", clean_text(title.text())), "dom"
+    return None, "dom"
+
+
+def _byline(tree: LexborHTMLParser) -> str | None:
+    for css in BYLINE_SELECTORS:
+        node: LexborNode | None = tree.css_first(css)
+        if node is not None:
+            text = _BY_PREFIX.sub("", clean_text(node.text(deep=True, separator=" ")))
+            if 2 <= len(text) <= 120:
+                return text
+    return None
+
+
+def _fill_from_metadata(tree: LexborHTMLParser, meta: Metadata, raw: RawArticle) -> None:
+    """Fill what the profile did not find from metadata; JSON-LD is parsed only if something is missing."""
+    tags = meta.meta
+    missing = {"title", "lead", "author", "image_url", "tags"} - raw.field_sources.keys()
+    jsonld = meta.jsonld if missing else {}
+    if "title" in missing:
+        _set(raw, "title", tags.get("og:title"), "meta")
+        _set(raw, "title", jsonld_text(jsonld.get("headline")), "jsonld")
+        if "title" not in raw.field_sources:
+            _set(raw, "title", *_title_from_document(tree))
+    if "lead" in missing:
+        _set(raw, "lead", tags.get("og:description"), "meta")
+        _set(raw, "lead", tags.get("description"), "meta")
+        _set(raw, "lead", jsonld_text(jsonld.get("description")), "jsonld")
+    if "author" in missing:
+        _set(raw, "author", ", ".join(jsonld_people(jsonld.get("author"))), "jsonld")
+        for key in ("author", "article:author", "sailthru.author", "parsely-author"):
+            value = tags.get(key, "")
+            if not value.startswith(("http://", "https://")):
+                _set(raw, "author", value, "meta")
+        if "author" not in raw.field_sources:
+            _set(raw, "author", _byline(tree), "dom")
+    if "image_url" in missing:
+        _set(raw, "image_url", tags.get("og:image"), "meta")
+        _set(raw, "image_url", tags.get("twitter:image"), "meta")
+        _set(raw, "image_url", jsonld_image(jsonld.get("image")), "jsonld")
+    if "tags" in missing:
+        keywords = jsonld.get("keywords")
+        if meta.tags:
+            raw.tags, raw.field_sources["tags"] = meta.tags, "meta"
+        elif isinstance(keywords, list):
+            raw.tags, raw.field_sources["tags"] = [str(k) for k in keywords], "jsonld"
+        elif isinstance(keywords, str) and keywords.strip():
+            raw.tags, raw.field_sources["tags"] = keywords.split(","), "jsonld"
+        elif tags.get("news_keywords"):
+            raw.tags, raw.field_sources["tags"] = tags["news_keywords"].split(","), "meta"
+    raw.published[:0] = meta.published
+    if not raw.published:
+        raw.published = meta.time_element()
+    raw.modified[:0] = meta.modified
+    raw.language = meta.language or (jsonld_text(jsonld.get("inLanguage")) if jsonld else None)
+    raw.canonical_href = meta.canonical
+    raw.site_name = tags.get("og:site_name")
+
+
+def parse_html(html: str, profile: Profile) -> RawArticle:
+    """Read every field the page offers; nothing is normalized yet."""
+    tree = LexborHTMLParser(html)
+    meta = read_metadata(tree)
+    raw = RawArticle(profile=profile.name)
+    if profile.selectors:
+        _apply_profile(tree, profile, raw)
+    _fill_from_metadata(tree, meta, raw)
+    if "body" not in raw.field_sources or not raw.body_paragraphs:
+        jsonld_body = meta.jsonld.get("articleBody")
+        body = extract_body(tree, jsonld_body=jsonld_body if isinstance(jsonld_body, str) else None)
+        if body.paragraphs:
+            raw.body_paragraphs = list(body.paragraphs)
+            raw.body_html = body.html
+            raw.field_sources["body"] = body.source
+    return raw

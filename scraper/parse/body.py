@@ -1,0 +1,1076 @@
+"""Generic article-body extractor: boilerplate removal and paragraph scoring over a selectolax Lexbor tree."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html import escape
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from scraper.text import clean_text
+
+
+@dataclass(frozen=True)
+class Body:
+    """The article body: cleaned paragraphs, an HTML fragment of them, and where it came from."""
+
+    paragraphs: tuple[str, ...]
+    html: str
+    source: str  # "jsonld" or "dom"
+
+    @property
+    def text(self) -> str:
+        """The body text as stored: paragraphs separated by a blank line."""
+        return "\n\n".join(self.paragraphs)
+
+
+EMPTY_BODY = Body((), "", "dom")
+
+# ---------------------------------------------------------------------------
+# Tag vocabularies
+# ---------------------------------------------------------------------------
+
+# Elements that never hold article text: code, styling, embedded media and
+# widgets, form controls. Removed with their subtree, unconditionally.
+JUNK_TAGS = frozenset(
+    {
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "svg",
+        "math",
+        "iframe",
+        "frame",
+        "frameset",
+        "object",
+        "embed",
+        "applet",
+        "canvas",
+        "audio",
+        "video",
+        "map",
+        "button",
+        "select",
+        "textarea",
+        "input",
+        "dialog",
+        "link",
+        "meta",
+        "head",
+        "title",
+        "h1",  # the headline: the body does not repeat it
+    }
+)
+
+# HTML5 elements that hold site chrome rather than article text: menus, page
+# and article headers (title, byline, date), footers, side notes. Removed
+# unless they hold most of the page (REMOVE_GUARD_SHARE).
+CHROME_TAGS = frozenset({"nav", "footer", "aside", "header", "menu"})
+
+# ARIA roles that are by definition not the main content.
+CHROME_ROLES = frozenset(
+    {"navigation", "contentinfo", "banner", "complementary", "dialog", "alertdialog", "menu", "menubar"}
+    | {"toolbar", "search", "tablist", "tooltip"}
+)
+
+# Inline elements whose attributes are not looked at: the boilerplate they
+# could mark lives in a block container that is tested instead, and skipping
+# them saves reading hundreds of attribute sets per page.
+NO_ATTRIBUTE_TAGS = frozenset(
+    {"a", "img", "b", "i", "em", "strong", "br", "source", "picture", "sup", "sub", "small", "abbr", "time"}
+    | {"code", "u", "s", "mark", "cite", "q", "wbr", "td", "tr", "th", "tbody", "html", "body"}
+)
+
+# An inline style that hides the element.
+_HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+
+# Elements whose text is scored as a paragraph when choosing the article
+# container; divs count with their own text nodes only (sites that use divs
+# and <br> instead of <p>).
+SCORED_SELECTOR = "p, pre, td, blockquote, div"
+
+# Tags that end the running line and start a new paragraph in the output.
+BLOCK_TAGS = frozenset(
+    {"address", "article", "aside", "blockquote", "body", "caption", "center", "dd", "details", "div"}
+    | {"dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5"}
+    | {"h6", "header", "hgroup", "hr", "html", "li", "main", "nav", "ol", "p", "pre", "section"}
+    | {"summary", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul"}
+)
+
+# Output tag of each paragraph-producing element; other blocks yield "p".
+PARAGRAPH_KIND = {
+    "h2": "h2",
+    "h3": "h3",
+    "h4": "h4",
+    "h5": "h5",
+    "h6": "h6",
+    "li": "li",
+    "dt": "li",
+    "dd": "li",
+    "pre": "pre",
+}
+
+# Captions and credits under pictures are not article text (the reference
+# extractions leave them out); their images still go into the HTML.
+CAPTION_TAGS = frozenset({"figcaption", "caption"})
+
+# Inline tags kept in the HTML fragment (attributes dropped).
+INLINE_HTML_TAGS = frozenset({"strong", "b", "em", "i"})
+
+# Containers judged as a whole once their content is read (readability's
+# "clean conditionally"): dropped when link-heavy, list-of-links, or galleries.
+CONDITIONAL_TAGS = frozenset({"div", "section", "ul", "ol", "table", "form", "fieldset", "dl", "figure"})
+
+# ---------------------------------------------------------------------------
+# class/id vocabularies
+# ---------------------------------------------------------------------------
+# A class attribute is split into class tokens, and each token into words at
+# "-", "_", ":" and camelCase boundaries ("article__shareBar" → article, share, bar).
+
+# Words that mark boilerplate when a word of a class token *starts with* them:
+# comments, sharing/social, related/recommended links, newsletter and
+# subscription prompts, cookie/consent banners, ads and sponsors, sidebars,
+# navigation, breadcrumbs, footers, bylines, pagination, pop-ups, captions.
+REMOVE_WORD_PREFIXES = (
+    "comment",
+    "disqus",
+    "sharing",
+    "sharer",
+    "social",
+    "related",
+    "recommend",
+    "newsletter",
+    "subscri",
+    "signup",
+    "cookie",
+    "consent",
+    "gdpr",
+    "promo",
+    "advert",
+    "sponsor",
+    "outbrain",
+    "taboola",
+    "sidebar",
+    "breadcrumb",
+    "navbar",
+    "navigation",
+    "menu",
+    "footer",
+    "masthead",
+    "toolbar",
+    "pagination",
+    "pager",
+    "popup",
+    "modal",
+    "byline",
+    "author",
+    "trending",
+    "popular",
+    "readmore",
+    "recirc",
+    "paywall",
+    "adslot",
+    "adunit",
+    "caption",
+    "credit",
+    "timestamp",
+    "dateline",
+    "taglist",
+    "rating",
+    "reaction",
+    "follow",
+    "newsfeed",
+    "login",
+    "skiplink",
+)
+# Whole words (not prefixes) that mark boilerplate: too short or too common as
+# prefixes ("ad" would hit "address", "share" "shared", "nav" "navy").
+REMOVE_WORDS = (
+    "ad",
+    "ads",
+    "nav",
+    "meta",
+    "share",
+    "shares",
+    "print",
+    "tags",
+    "tools",
+    "dfp",
+)
+# Whole class tokens that hide text or mark it as screen-reader only.
+REMOVE_CLASSES = (
+    "hidden",
+    "hide",
+    "is-hidden",
+    "invisible",
+    "sr-only",
+    "visually-hidden",
+    "visuallyhidden",
+    "screen-reader-text",
+    "screenreader-only",
+    "element-invisible",
+    "offscreen",
+    "d-none",
+)
+# Words that overrule a removal: embedded posts (tweets, Instagram) are quoted
+# article content even though their wrapper says "social".
+KEEP_WORDS = ("embed", "tweet")
+# Words (prefixes) that mark a likely content container (readability's positive list).
+POSITIVE_WORDS = (
+    "article",
+    "body",
+    "content",
+    "entry",
+    "hentry",
+    "main",
+    "post",
+    "text",
+    "blog",
+    "story",
+    "prose",
+)
+# Words (prefixes) that lower a container's score without removing it.
+NEGATIVE_WORDS = (
+    "header",
+    "banner",
+    "extra",
+    "foot",
+    "aside",
+    "combx",
+    "community",
+    "remark",
+    "rss",
+    "shoutbox",
+)
+
+# Readability's class weight: ±25 for a positive/negative class or id.
+CLASS_WEIGHT = 25.0
+# schema.org's itemprop="articleBody" is an explicit statement, worth more.
+ARTICLE_BODY_WEIGHT = 2 * CLASS_WEIGHT
+# Weight given to elements classified as boilerplate (used by the output walk).
+REMOVE_WEIGHT = -CLASS_WEIGHT
+
+
+def _words_alternation(words: tuple[str, ...]) -> str:
+    return "|".join(re.escape(w) for w in words)
+
+
+_REMOVE_RE = re.compile(
+    rf"(?:^|[ -])(?:{_words_alternation(REMOVE_WORD_PREFIXES)})"
+    rf"|(?:^|[ -])(?:{_words_alternation(REMOVE_WORDS)})(?=$|[ -])"
+    rf"|(?:^| )(?:{_words_alternation(REMOVE_CLASSES)})(?=$| )"
+)
+_KEEP_RE = re.compile(rf"(?:^|[ -])(?:{_words_alternation(KEEP_WORDS)})")
+_POSITIVE_RE = re.compile(rf"(?:^|[ -])(?:{_words_alternation(POSITIVE_WORDS)})")
+_NEGATIVE_RE = re.compile(rf"(?:^|[ -])(?:{_words_alternation(NEGATIVE_WORDS)})")
+_CAMEL_RE = re.compile(r"([a-z0-9])([A-Z])")
+_WORD_SEPARATORS_RE = re.compile(r"[^a-z0-9 ]+")
+
+
+@functools.lru_cache(maxsize=16384)
+def class_weight(value: str) -> float:
+    """Weight of an element from its "class id" string: REMOVE_WEIGHT, ±CLASS_WEIGHT or 0.
+
+    A class token that names boilerplate marks the element for removal unless
+    another token of it is purely a content word ("entry-content share-tracked"
+    is content; "post-meta" and "related-content" are not).
+    """
+    norm = _WORD_SEPARATORS_RE.sub("-", _CAMEL_RE.sub(r"\1-\2", value).lower()).strip(" -")
+    if not norm:
+        return 0.0
+    if _REMOVE_RE.search(norm) is not None and _KEEP_RE.search(norm) is None:
+        tokens = norm.split()
+        if len(tokens) == 1 or not any(
+            _POSITIVE_RE.search(t) is not None and _REMOVE_RE.search(t) is None for t in tokens
+        ):
+            return REMOVE_WEIGHT
+    weight = 0.0
+    if _POSITIVE_RE.search(norm) is not None:
+        weight += CLASS_WEIGHT
+    if _NEGATIVE_RE.search(norm) is not None:
+        weight -= CLASS_WEIGHT
+    return weight
+
+
+# ---------------------------------------------------------------------------
+# Boilerplate removal
+# ---------------------------------------------------------------------------
+
+# Work limits that keep a garbage page (millions of elements, a 50 MB text
+# node) to a bounded cost; real article pages stay far below them (the dev
+# set's largest has ~9,000 elements and ~60,000 characters of body).
+MAX_SCANNED_ELEMENTS = 100_000  # elements classified for boilerplate removal
+MAX_SCORED_PARAGRAPHS = 20_000  # paragraphs scored when choosing the container
+MAX_SCORED_CHARS = 20_000  # characters of one paragraph looked at for its score
+MAX_LINKS_MEASURED = 5_000  # links whose text is measured for a link density
+MAX_WALKED_NODES = 200_000  # nodes of the chosen container read for output
+MAX_RAW_CHARS = 2_000_000  # characters of source text read for the body (whitespace included)
+
+# A boilerplate-looking element (by tag, role, class/id, hidden style) is kept
+# anyway when it holds at least this share of the page's text: it is then a
+# wrapper with a misleading modifier ("has-sidebar", "display:none" until a
+# script reveals it), not the boilerplate itself.
+REMOVE_GUARD_SHARE = 0.4
+
+
+def _following(node: LexborNode, root_id: int) -> int:
+    """mem_id of the first element after `node`'s subtree in document order (0 at the end of `root`)."""
+    current: LexborNode | None = node
+    while current is not None and current.mem_id != root_id:
+        sibling = current.next
+        while sibling is not None:
+            if sibling.is_element_node:
+                return sibling.mem_id
+            sibling = sibling.next
+        current = current.parent
+    return 0
+
+
+def _scan(
+    start: LexborNode,
+    junk: list[LexborNode],
+    suspects: list[tuple[LexborNode, float]],
+    weights: dict[int, float],
+) -> None:
+    """Sort the elements under `start` into junk, boilerplate suspects and weighted others.
+
+    The subtree of a junk element or a suspect is not looked into.
+    """
+    start_id = start.mem_id
+    skip_until = -1
+    for count, node in enumerate(start.traverse()):
+        if count >= MAX_SCANNED_ELEMENTS:
+            break
+        if skip_until >= 0:
+            if node.mem_id != skip_until:
+                continue
+            skip_until = -1
+        tag = node.tag
+        if tag in JUNK_TAGS:
+            junk.append(node)
+            skip_until = _following(node, start_id)
+            continue
+        if node.mem_id == start_id:
+            continue
+        if tag in CHROME_TAGS:
+            suspects.append((node, 0.0))
+            skip_until = _following(node, start_id)
+            continue
+        if tag in NO_ATTRIBUTE_TAGS:
+            continue
+        attrs = node.attributes
+        if not attrs:
+            continue
+        style = attrs.get("style")
+        role = attrs.get("role")
+        cls = attrs.get("class")
+        ident = attrs.get("id")
+        weight = class_weight(f"{cls} {ident}") if cls or ident else 0.0
+        if (
+            weight == REMOVE_WEIGHT
+            or "hidden" in attrs
+            or attrs.get("aria-hidden") == "true"
+            or (style and _HIDDEN_STYLE_RE.search(style))
+            or (role and role in CHROME_ROLES)
+            or attrs.get("itemprop") == "comment"
+        ):
+            suspects.append((node, weight))
+            skip_until = _following(node, start_id)
+            continue
+        itemprop = attrs.get("itemprop")
+        if itemprop and "articleBody" in itemprop:
+            weight = max(weight, 0.0) + ARTICLE_BODY_WEIGHT
+        if weight:
+            weights[node.mem_id] = weight
+
+
+def _remove_boilerplate(root: LexborNode) -> dict[int, float]:
+    """Remove junk and boilerplate elements; return the class weights of the rest (by mem_id)."""
+    junk: list[LexborNode] = []
+    suspects: list[tuple[LexborNode, float]] = []
+    weights: dict[int, float] = {}
+    _scan(root, junk, suspects, weights)
+    for node in junk:
+        node.decompose()
+    guard = len(root.text()) * REMOVE_GUARD_SHARE
+    while suspects:
+        node, weight = suspects.pop()
+        if len(node.text()) < guard:
+            node.decompose()
+            continue
+        # Too big to be boilerplate: keep it (a class that says boilerplate
+        # still counts against it when scoring), and look inside it instead.
+        if weight < 0:
+            weights[node.mem_id] = weight
+        junk.clear()
+        _scan(node, junk, suspects, weights)
+        for inner in junk:
+            inner.decompose()
+    return weights
+
+
+# ---------------------------------------------------------------------------
+# Scoring (readability's algorithm)
+# ---------------------------------------------------------------------------
+
+# A paragraph shorter than this (characters) is not scored: too short to be prose.
+MIN_PARAGRAPH_CHARS = 25
+# Score of a paragraph: 1 + commas + one point per this many characters, capped.
+CHARS_PER_POINT = 100
+MAX_LENGTH_POINTS = 3.0
+# How far up a paragraph's score propagates (parent gets it whole, grandparent
+# half, further ancestors a third of it divided by their level).
+SCORE_ANCESTOR_LEVELS = 5
+# Initial score of a candidate by tag (readability's _initializeNode).
+TAG_SCORE = {
+    "div": 5.0,
+    "article": 5.0,
+    "section": 3.0,
+    "main": 3.0,
+    "pre": 3.0,
+    "td": 3.0,
+    "blockquote": 3.0,
+    "address": -3.0,
+    "ol": -3.0,
+    "ul": -3.0,
+    "dl": -3.0,
+    "dd": -3.0,
+    "dt": -3.0,
+    "li": -3.0,
+    "form": -3.0,
+    "h2": -5.0,
+    "h3": -5.0,
+    "h4": -5.0,
+    "h5": -5.0,
+    "h6": -5.0,
+    "th": -5.0,
+}
+# How many of the best raw-scored candidates get the (costlier) link-density correction.
+TOP_CANDIDATES = 5
+# Siblings of the winner are kept when their score reaches this share of the
+# winner's (or the floor), as in readability.
+SIBLING_SCORE_SHARE = 0.2
+SIBLING_SCORE_FLOOR = 10.0
+# A sibling <p> is kept when at least this long and not link-heavy, or shorter
+# but link-free and sentence-like.
+SIBLING_PARAGRAPH_CHARS = 80
+SIBLING_PARAGRAPH_MAX_LINK_DENSITY = 0.25
+# A runner-up scoring at least this share of the winner, and whose common
+# ancestor with it is at most this many levels up, is the other half of a
+# split article.
+MERGE_SCORE_SHARE = 0.5
+MERGE_MAX_LEVELS = 3
+# Walking up from the winner stops at an ancestor scoring under this share of it.
+PARENT_SCORE_SHARE = 1 / 3
+
+# Commas in Latin, Arabic and CJK scripts.
+_COMMA_RE = re.compile("[,\u060c\uff0c\u3001]")
+_SENTENCE_END_RE = re.compile(r"\.( |$)")
+
+
+def _link_density(node: LexborNode, text_len: int) -> float:
+    if text_len <= 0:
+        return 0.0
+    anchors = node.css("a")
+    measured = anchors[:MAX_LINKS_MEASURED]
+    links = 0
+    for a in measured:
+        links += len(a.text())
+    if len(anchors) > len(measured):
+        links = links * len(anchors) // len(measured)
+    return min(1.0, links / text_len)
+
+
+class _Candidate:
+    __slots__ = ("node", "score")
+
+    def __init__(self, node: LexborNode, score: float) -> None:
+        self.node = node
+        self.score = score
+
+
+def _score_candidates(root: LexborNode, weights: dict[int, float]) -> dict[int, _Candidate]:
+    candidates: dict[int, _Candidate] = {}
+    root_id = root.mem_id
+    for para in root.css(SCORED_SELECTOR)[:MAX_SCORED_PARAGRAPHS]:
+        text = para.text(deep=para.tag != "div")[:MAX_SCORED_CHARS]
+        length = len(text.strip())
+        if length < MIN_PARAGRAPH_CHARS:
+            continue
+        score = 1.0 + len(_COMMA_RE.findall(text)) + min(length / CHARS_PER_POINT, MAX_LENGTH_POINTS)
+        ancestor = para.parent
+        level = 0
+        while ancestor is not None and level < SCORE_ANCESTOR_LEVELS:
+            key = ancestor.mem_id
+            cand = candidates.get(key)
+            if cand is None:
+                tag = ancestor.tag or ""
+                cand = _Candidate(ancestor, TAG_SCORE.get(tag, 0.0) + weights.get(key, 0.0))
+                candidates[key] = cand
+            cand.score += score if level == 0 else score / 2 if level == 1 else score / (level * 3)
+            if key == root_id:
+                break
+            ancestor = ancestor.parent
+            level += 1
+    return candidates
+
+
+def _ancestor_ids(node: LexborNode, root_id: int) -> list[int]:
+    """mem_ids from `node` up to (and including) the root."""
+    ids: list[int] = []
+    current: LexborNode | None = node
+    while current is not None:
+        key = current.mem_id
+        ids.append(key)
+        if key == root_id:
+            break
+        current = current.parent
+    return ids
+
+
+def _merge_split_article(
+    top: _Candidate, ranked: list[_Candidate], candidates: dict[int, _Candidate], root_id: int
+) -> _Candidate:
+    """Go up to the common ancestor of the winner and a runner-up of comparable score.
+
+    Articles split in two by an ad slot or a pull-quote wrapper give two
+    containers of similar score that are cousins, not siblings; their nearest
+    common ancestor (if close) holds the whole article.
+    """
+    top_chain = _ancestor_ids(top.node, root_id)
+    position = {key: level for level, key in enumerate(top_chain)}
+    best_level = 0
+    for cand in ranked[1:]:
+        if cand.score < top.score * MERGE_SCORE_SHARE:
+            break
+        if cand.node.mem_id in position:  # an ancestor of the winner
+            continue
+        current: LexborNode | None = cand.node.parent
+        climbed = 1
+        while current is not None and climbed <= MERGE_MAX_LEVELS:
+            level = position.get(current.mem_id)
+            if level is not None:
+                if level == 0:  # the runner-up is inside the winner
+                    break
+                if level <= MERGE_MAX_LEVELS and top_chain[level] != root_id:
+                    best_level = max(best_level, level)
+                break
+            current = current.parent
+            climbed += 1
+    if best_level == 0:
+        return top
+    merged = candidates.get(top_chain[best_level])
+    return merged if merged is not None else top
+
+
+def _pick(root: LexborNode, weights: dict[int, float]) -> list[LexborNode]:
+    """Choose the article container (and the siblings that continue it)."""
+    candidates = _score_candidates(root, weights)
+    if not candidates:
+        return [root]
+    ranked = sorted(candidates.values(), key=lambda c: c.score, reverse=True)[:TOP_CANDIDATES]
+    for cand in ranked:
+        text_len = len(cand.node.text().strip())
+        cand.score *= 1.0 - _link_density(cand.node, text_len)
+    ranked.sort(key=lambda c: c.score, reverse=True)
+    top = ranked[0]
+    root_id = root.mem_id
+    top = _merge_split_article(top, ranked, candidates, root_id)
+    # Walk up while an ancestor scores better: it gathers more of the article.
+    last = top.score
+    threshold = last * PARENT_SCORE_SHARE
+    parent = top.node.parent
+    while parent is not None and parent.mem_id != root_id:
+        pc = candidates.get(parent.mem_id)
+        if pc is None:
+            parent = parent.parent
+            continue
+        if pc.score < threshold:
+            break
+        if pc.score > last:
+            top = pc
+            break
+        last = pc.score
+        parent = parent.parent
+    top_node = top.node
+    parent = top_node.parent
+    if parent is None or top_node.mem_id == root_id:
+        return [top_node]
+    sibling_threshold = max(SIBLING_SCORE_FLOOR, top.score * SIBLING_SCORE_SHARE)
+    top_id = top_node.mem_id
+    kept: list[LexborNode] = []
+    for sib in parent.iter():
+        sid = sib.mem_id
+        if sid == top_id:
+            kept.append(sib)
+            continue
+        scored = candidates.get(sid)
+        if scored is not None and scored.score >= sibling_threshold:
+            kept.append(sib)
+        elif sib.tag == "p":
+            text = sib.text().strip()
+            length = len(text)
+            density = _link_density(sib, length)
+            if (length > SIBLING_PARAGRAPH_CHARS and density < SIBLING_PARAGRAPH_MAX_LINK_DENSITY) or (
+                0 < length <= SIBLING_PARAGRAPH_CHARS and density == 0 and _SENTENCE_END_RE.search(text)
+            ):
+                kept.append(sib)
+    return kept
+
+
+# ---------------------------------------------------------------------------
+# Output walk
+# ---------------------------------------------------------------------------
+
+# Paragraph-level boilerplate, tested on short paragraphs only: the whole
+# line is a UI label ("Advertisement", "Image 1 of 5", "Наверх"), or it opens
+# with a call to action or a cross-link lead-in ("Read more:", "Subscribe to",
+# "Читайте также", "Подпишитесь на наш Telegram-канал"). English,
+# Russian and Kazakh.
+_LABELS = (
+    r"advertisement|advert|ad|ads|sponsored|sponsored content|promoted|"
+    r"share|share this|share this article|tweet|email|print|comments?(?: \(\d+\))?|\d+ comments?|"
+    r"caption|close|expand|collapse|back to gallery|\d+ / \d+|image \d+ of /? ?\d+|photo \d+ of \d+|"
+    r"continue reading|continue reading below|story continues below|loading|skip ad|"
+    r"recommended|trending|most popular|most read|related|related articles|related stories|"
+    r"getty images|this slideshow requires javascript|"
+    r"реклама|наверх|поделиться|комментарии|обсуждение|закрыть|показать еще|показать ещё|"
+    r"жарнама|бөлісу|толығырақ|пікірлер"
+)
+_LEADS = (
+    r"read more\b|read also\b|read next\b|see also\b|related:|"
+    r"related (?:articles|stories|posts|coverage|content|news|links|reading)\b|more:|"
+    r"share this\b|share on\b|tags?:|click here to\b|sign up\b|subscribe\b|"
+    r"follow us\b|follow @|photo:|image:|credit:|"
+    r"читайте также|читать также|читайте еще|читайте ещё|читайте нас|смотрите также|материалы по теме|"
+    r"новости по теме|подпишитесь|подписывайтесь|присоединяйтесь|следите за новостями|нашли ошибку|"
+    r"если вы нашли ошибку|фото:|источник фото|"
+    r"сондай-ақ оқыңыз|оқыңыз:|жазылыңыз"
+)
+BOILERPLATE_LINE_RE = re.compile(rf"^\W*(?:(?:{_LABELS})\W*$|(?:{_LEADS}))", re.IGNORECASE)
+# Only paragraphs shorter than this are tested against BOILERPLATE_LINE_RE.
+BOILERPLATE_LINE_MAX_CHARS = 160
+# A short paragraph or list item that is mostly link text is navigation.
+MAX_PARAGRAPH_LINK_DENSITY = 0.75
+LINK_PARAGRAPH_MAX_CHARS = 200
+# Clean-conditionally thresholds: a container whose text is more than this
+# share link text is a link list, unless its class says content (then the
+# higher share applies); "short" containers are under the char limit.
+CONTAINER_MAX_LINK_DENSITY = 0.35
+CONTENT_CONTAINER_MAX_LINK_DENSITY = 0.5
+CONTAINER_SHORT_CHARS = 1000
+# A container of more list items than paragraphs is navigation when its link share exceeds this.
+LIST_CONTAINER_MAX_LINK_DENSITY = 0.5
+# A container with several images and under this many chars is a gallery strip.
+GALLERY_MAX_CHARS = 200
+# When the clean-conditionally drops leave less than this share of the chosen
+# container's text, they misjudged the article itself (a list-style article,
+# a link-rich digest): the container is read again without them.
+MIN_KEPT_SHARE = 0.25
+
+# Stands for <br> in the running text until whitespace is normalised (a
+# private-use character no page uses on purpose).
+_LINE_BREAK = "\ue000"
+# Separates paragraphs when all text is cleaned in one call.
+_PARAGRAPH_SEPARATOR = "\ue001"
+_BLANK_LINE_RE = re.compile(r"\n\s*\n")
+
+
+class _Walker:
+    """Depth-first walk over the kept nodes, producing paragraphs and their HTML."""
+
+    def __init__(self, weights: dict[int, float], *, conditional: bool = True) -> None:
+        self.weights = weights
+        self.conditional = conditional
+        self.visited = 0
+        self.raw_chars = 0
+        # The walk roots were chosen by scoring: only what is inside them is judged.
+        self.roots: set[int] = set()
+        # Paragraphs so far: raw text, kind, inner HTML, length, link chars.
+        self.texts: list[str] = []
+        self.kinds: list[str] = []
+        self.htmls: list[str] = []
+        # Running line.
+        self.buf: list[str] = []
+        self.hbuf: list[str] = []
+        self.link_chars = 0
+        self.in_link = 0
+        self.in_pre = 0
+        self.in_caption = 0
+        self.in_quote = 0
+        self.lists: list[str] = []  # open ul/ol elements
+        self.kind = "p"
+        # Running totals, restored from a snapshot when a container is dropped.
+        self.total_chars = 0
+        self.total_links = 0
+        self.total_p = 0
+        self.total_li = 0
+        self.total_img = 0
+
+    def _snapshot(self) -> tuple[int, int, int, int, int, int]:
+        return (
+            len(self.texts),
+            self.total_chars,
+            self.total_links,
+            self.total_p,
+            self.total_li,
+            self.total_img,
+        )
+
+    def flush(self) -> None:
+        """End the running line as a paragraph, unless it is empty or boilerplate."""
+        if not self.buf:
+            return
+        raw = "".join(self.buf)
+        inner = "".join(self.hbuf)
+        self.buf = []
+        self.hbuf = []
+        links = self.link_chars
+        self.link_chars = 0
+        if self.in_caption:
+            return
+        text = raw.strip() if self.in_pre else " ".join(raw.split())
+        if not text.replace(_LINE_BREAK, ""):
+            if "<img" in inner:
+                self.texts.append("")
+                self.kinds.append("img")
+                self.htmls.append(inner)
+            return
+        length = len(text)
+        kind = "pre" if self.in_pre else self.kind
+        if kind == "p" and self.in_quote:
+            kind = "blockquote"
+        if (
+            kind != "pre"
+            and length < LINK_PARAGRAPH_MAX_CHARS
+            and links > length * MAX_PARAGRAPH_LINK_DENSITY
+        ):
+            return
+        if length < BOILERPLATE_LINE_MAX_CHARS and BOILERPLATE_LINE_RE.match(text):
+            return
+        self.texts.append(text)
+        self.kinds.append(kind)
+        self.htmls.append(inner)
+        self.total_chars += length
+        self.total_links += links
+        if kind in _LIST_ITEM_KINDS:
+            self.total_li += 1
+        elif kind == "p":
+            self.total_p += 1
+
+    def walk(self, root: LexborNode) -> None:
+        self.roots.add(root.mem_id)
+        stack: list[tuple[LexborNode, Iterator[LexborNode], tuple[int, ...] | None]] = []
+        self._enter(root, stack)
+        buf = self.buf
+        while stack:
+            self.visited += 1
+            if self.visited > MAX_WALKED_NODES or self.raw_chars > MAX_RAW_CHARS:
+                return  # a garbage page: keep what was read so far
+            node, children, snap = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                self._exit(node, snap)
+                buf = self.buf
+                continue
+            tag = child.tag
+            if tag == "-text":
+                value = child.text_content
+                if value:
+                    if len(value) > MAX_RAW_CHARS:
+                        value = value[:MAX_RAW_CHARS]
+                    self.raw_chars += len(value)
+                    buf.append(value)
+                    self.hbuf.append(escape(value, quote=False))
+                    if self.in_link:
+                        self.link_chars += len(value.strip())
+            elif tag == "br":
+                buf.append(_LINE_BREAK)
+                self.hbuf.append("<br>")
+            elif tag == "img":
+                self._image(child)
+            elif tag is None or tag[0] == "-":
+                continue
+            else:
+                self._enter(child, stack)
+                buf = self.buf
+
+    def _image(self, node: LexborNode) -> None:
+        self.total_img += 1
+        attrs = node.attributes
+        src = attrs.get("data-src") or attrs.get("src") or ""
+        if not src or src.startswith("data:"):
+            return
+        alt = attrs.get("alt") or ""
+        self.hbuf.append(f'<img src="{escape(src)}" alt="{escape(alt)}">')
+        # An image alone still ends up in the HTML (see flush).
+        if not self.buf:
+            self.buf.append("")
+
+    def _enter(
+        self, node: LexborNode, stack: list[tuple[LexborNode, Iterator[LexborNode], tuple[int, ...] | None]]
+    ) -> None:
+        tag = node.tag or ""
+        snap: tuple[int, ...] | None = None
+        if tag in BLOCK_TAGS:
+            self.flush()
+            self.kind = PARAGRAPH_KIND.get(tag, "p")
+            if tag in ("ul", "ol"):
+                self.lists.append(tag)
+            elif tag == "li" and self.lists and self.lists[-1] == "ol":
+                self.kind = "oli"
+            if tag == "pre":
+                self.in_pre += 1
+            elif tag == "blockquote":
+                self.in_quote += 1
+            elif tag in CAPTION_TAGS:
+                self.in_caption += 1
+            snap = self._snapshot()
+        elif tag == "a":
+            self.in_link += 1
+            href = node.attributes.get("href")
+            if href and not href.lower().startswith("javascript:"):
+                self.hbuf.append(f'<a href="{escape(href)}">')
+            else:
+                self.hbuf.append("<a>")
+        elif tag in INLINE_HTML_TAGS:
+            self.hbuf.append(f"<{tag}>")
+        stack.append((node, node.iter(include_text=True), snap))
+
+    def _exit(self, node: LexborNode, snap: tuple[int, ...] | None) -> None:
+        tag = node.tag or ""
+        if snap is not None:
+            self.flush()
+            if tag == "pre":
+                self.in_pre -= 1
+            elif tag == "blockquote":
+                self.in_quote -= 1
+            elif tag in CAPTION_TAGS:
+                self.in_caption -= 1
+            elif tag in ("ul", "ol") and self.lists:
+                self.lists.pop()
+            self.kind = "p"
+            if (
+                self.conditional
+                and tag in CONDITIONAL_TAGS
+                and node.mem_id not in self.roots
+                and self._should_drop(node, tag, snap)
+            ):
+                start = snap[0]
+                del self.texts[start:]
+                del self.kinds[start:]
+                del self.htmls[start:]
+                (_, self.total_chars, self.total_links, self.total_p, self.total_li, self.total_img) = snap
+        elif tag == "a":
+            self.in_link -= 1
+            self.hbuf.append("</a>")
+        elif tag in INLINE_HTML_TAGS:
+            self.hbuf.append(f"</{tag}>")
+
+    def _should_drop(self, node: LexborNode, tag: str, snap: tuple[int, ...]) -> bool:
+        """Readability's clean-conditionally test of a container, from what it produced."""
+        chars = self.total_chars - snap[1]
+        if chars == 0:
+            return False
+        links = self.total_links - snap[2]
+        n_p = self.total_p - snap[3]
+        n_li = self.total_li - snap[4]
+        n_img = self.total_img - snap[5]
+        weight = self.weights.get(node.mem_id, 0.0)
+        if weight < 0:
+            return True
+        density = links / chars
+        if n_img > 1 and n_p * 2 < n_img and chars < GALLERY_MAX_CHARS:
+            return True
+        if tag not in ("ul", "ol", "dl") and n_li > n_p and density > LIST_CONTAINER_MAX_LINK_DENSITY:
+            return True
+        if weight < CLASS_WEIGHT:
+            return density > CONTAINER_MAX_LINK_DENSITY and chars < CONTAINER_SHORT_CHARS
+        return density > CONTENT_CONTAINER_MAX_LINK_DENSITY
+
+    def result(self) -> tuple[list[str], list[str], list[str]]:
+        """Return (paragraph texts, kinds, inner HTML) with every text cleaned by clean_text."""
+        self.flush()
+        if not self.texts:
+            return [], [], []
+        # One clean_text call for all paragraphs: its cost is per character, and
+        # per call overhead adds up over hundreds of paragraphs.
+        joined = _PARAGRAPH_SEPARATOR.join(self.texts).replace(_LINE_BREAK, "\n")
+        cleaned = clean_text(joined, multiline=True).split(_PARAGRAPH_SEPARATOR)
+        texts: list[str] = []
+        kinds: list[str] = []
+        htmls: list[str] = []
+        if len(cleaned) != len(self.texts):  # clean_text never drops the separator; belt and braces
+            cleaned = [clean_text(t.replace(_LINE_BREAK, "\n"), multiline=True) for t in self.texts]
+        for text, kind, inner in zip(cleaned, self.kinds, self.htmls, strict=True):
+            text = text.strip()
+            if kind == "img":
+                htmls.append(inner)
+                kinds.append(kind)
+                texts.append("")
+                continue
+            if not text:
+                continue
+            # A blank line (two <br>) inside a block separates paragraphs too.
+            parts = [text] if kind == "pre" else [p.strip() for p in _BLANK_LINE_RE.split(text) if p.strip()]
+            for part in parts:
+                texts.append(part)
+                kinds.append(kind)
+                htmls.append(inner if len(parts) == 1 else escape(part, quote=False))
+        return texts, kinds, htmls
+
+
+# Paragraph kinds of list items, and the list element that holds them.
+_LIST_ITEM_KINDS = {"li": "ul", "oli": "ol"}
+
+
+def _render_html(kinds: list[str], htmls: list[str]) -> str:
+    out: list[str] = []
+    in_list = ""  # "ul" or "ol" while a list is open
+    in_quote = False
+    for kind, inner in zip(kinds, htmls, strict=True):
+        inner = inner.strip()
+        list_tag = _LIST_ITEM_KINDS.get(kind, "")
+        if in_list and list_tag != in_list:
+            out.append(f"</{in_list}>")
+            in_list = ""
+        if kind != "blockquote" and in_quote:
+            out.append("</blockquote>")
+            in_quote = False
+        if list_tag:
+            if not in_list:
+                out.append(f"<{list_tag}>")
+                in_list = list_tag
+            out.append(f"<li>{inner}</li>")
+        elif kind == "blockquote":
+            if not in_quote:
+                out.append("<blockquote>")
+                in_quote = True
+            out.append(f"<p>{inner}</p>")
+        elif kind == "img":
+            out.append(f"<figure>{inner}</figure>")
+        else:
+            out.append(f"<{kind}>{inner}</{kind}>")
+    if in_list:
+        out.append(f"</{in_list}>")
+    if in_quote:
+        out.append("</blockquote>")
+    return "".join(out)
+
+
+# ---------------------------------------------------------------------------
+# Entry point
+# ---------------------------------------------------------------------------
+
+
+def _walk_to_body(nodes: list[LexborNode], weights: dict[int, float], source: str) -> Body:
+    walker = _Walker(weights)
+    for node in nodes:
+        walker.walk(node)
+    available = sum(len(" ".join(node.text()[:MAX_RAW_CHARS].split())) for node in nodes)
+    if walker.total_chars < available * MIN_KEPT_SHARE:
+        walker = _Walker(weights, conditional=False)
+        for node in nodes:
+            walker.walk(node)
+    texts, kinds, htmls = walker.result()
+    paragraphs = tuple(t for t in texts if t)
+    if not paragraphs:
+        return Body((), "", source)
+    return Body(paragraphs, _render_html(kinds, htmls), source)
+
+
+_JUNK_SELECTOR = ", ".join(sorted(JUNK_TAGS))
+
+
+def _extract_dom(tree: LexborHTMLParser) -> Body:
+    root = tree.body or tree.root
+    if root is None:
+        return EMPTY_BODY
+    weights = _remove_boilerplate(root)
+    return _walk_to_body(_pick(root, weights), weights, "dom")
+
+
+# ---------------------------------------------------------------------------
+# JSON-LD articleBody
+# ---------------------------------------------------------------------------
+
+# A JSON-LD articleBody shorter than this many words is a summary, not the body.
+JSONLD_MIN_WORDS = 30
+# When the DOM yields at least this many times more words than the JSON-LD
+# body, and the JSON-LD text is part of the DOM text, the JSON-LD body is a teaser.
+JSONLD_TEASER_RATIO = 1.6
+# Share of the JSON-LD body's 4-word shingles that must occur in the DOM text
+# for "is part of the DOM text".
+JSONLD_CONTAINED_SHARE = 0.8
+# Markup inside articleBody (some CMSes put the HTML there).
+_MARKUP_RE = re.compile(
+    r"<(?:p|div|br|h[1-6]|ul|ol|li|a|strong|em|b|i|span|blockquote|figure|img|body)\b[^>]*>", re.I
+)
+# A body that ends like this was cut short.
+_TRUNCATED_RE = re.compile(r"(?:\.\.\.|…|\[…\]|\[\.\.\.\])\W{0,3}$")
+_WORD_RE = re.compile(r"\w+")
+
+
+def _jsonld_to_body(value: str) -> Body:
+    if _MARKUP_RE.search(value):
+        root = LexborHTMLParser(value).body
+        if root is None:
+            return Body((), "", "jsonld")
+        for node in root.css(_JUNK_SELECTOR):
+            node.decompose()
+        return _walk_to_body([root], {}, "jsonld")
+    text = clean_text(value.replace("\r\n", "\n"), multiline=True)
+    paragraphs = tuple(p for p in (line.strip() for line in text.split("\n")) if p)
+    html = "".join(f"<p>{escape(p, quote=False)}</p>" for p in paragraphs)
+    return Body(paragraphs, html, "jsonld")
+
+
+def _shingle_set(text: str) -> set[tuple[str, ...]]:
+    words = _WORD_RE.findall(text)
+    return {tuple(words[i : i + 4]) for i in range(max(1, len(words) - 3))}
+
+
+def _prefer_jsonld(ld: Body, dom: Body) -> bool:
+    """Whether the JSON-LD body is plausible and at least as complete as the DOM's."""
+    ld_text = ld.text
+    ld_words = len(_WORD_RE.findall(ld_text))
+    if ld_words < JSONLD_MIN_WORDS:
+        return False
+    if not dom.paragraphs:
+        return True
+    dom_text = dom.text
+    dom_words = len(_WORD_RE.findall(dom_text))
+    if _TRUNCATED_RE.search(ld_text) and dom_words > ld_words:
+        return False
+    if dom_words >= ld_words * JSONLD_TEASER_RATIO:
+        ld_shingles = _shingle_set(ld_text)
+        shared = len(ld_shingles & _shingle_set(dom_text))
+        if shared >= len(ld_shingles) * JSONLD_CONTAINED_SHARE:
+            return False
+    return True
+
+
+def extract_body(tree: LexborHTMLParser, *, jsonld_body: str | None = None) -> Body:
+    """Extract the article body of a parsed page; may mutate `tree`.
+
+    `jsonld_body` is the page's JSON-LD articleBody, if it has one: it is used
+    when it is long enough and not a teaser of what the page itself shows.
+    Never raises: anything unexpected yields an empty body.
+    """
+    try:
+        dom = _extract_dom(tree)
+    except Exception:  # a garbage page must not stop a crawl
+        dom = EMPTY_BODY
+    if jsonld_body and jsonld_body.strip():
+        try:
+            ld = _jsonld_to_body(jsonld_body)
+        except Exception:
+            ld = EMPTY_BODY
+        if ld.paragraphs and _prefer_jsonld(ld, dom):
+            return ld
+    return dom

@@ -1,0 +1,220 @@
+"""Machine-readable metadata of any page: JSON-LD, OpenGraph, article:* and other <meta>, <time>, itemprop."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cached_property
+from typing import Any
+
+from selectolax.lexbor import LexborHTMLParser
+
+from scraper.models import DateCandidate
+
+#: schema.org types whose object describes the article itself.
+ARTICLE_TYPES = frozenset(
+    {
+        "Article",
+        "NewsArticle",
+        "ReportageNews",
+        "AnalysisNewsArticle",
+        "OpinionNewsArticle",
+        "BackgroundNewsArticle",
+        "ReviewNewsArticle",
+        "BlogPosting",
+        "LiveBlogPosting",
+        "TechArticle",
+        "ScholarlyArticle",
+        "Report",
+        "SocialMediaPosting",
+    }
+)
+# <meta name=...> keys that carry a publication date, in order of trust.
+_PUBLISHED_META = (
+    "article:published_time",
+    "og:article:published_time",
+    "datepublished",
+    "pubdate",
+    "publishdate",
+    "publish-date",
+    "date",
+    "dc.date",
+    "dc.date.issued",
+    "dcterms.created",
+    "sailthru.date",
+    "parsely-pub-date",
+    "article.published",
+)
+_MODIFIED_META = (
+    "article:modified_time",
+    "og:updated_time",
+    "datemodified",
+    "dc.date.modified",
+    "last-modified",
+)
+_TRAILING_COMMA = re.compile(r",\s*([}\]])")
+
+
+class Metadata:
+    """What the page says about itself in machine-readable form, read lazily: a profiled page
+    that needs only its <meta> tags never pays for JSON-LD."""
+
+    def __init__(self, tree: LexborHTMLParser) -> None:
+        self._tree = tree
+        self.meta: dict[str, str] = {}  # lower-cased name/property/itemprop -> first content
+        self.tags: list[str] = []  # article:tag values
+        head = tree.head or tree.root
+        if head is None:  # an empty document
+            self.canonical = self.language = None
+            return
+        for node in head.css("meta[content]"):
+            attrs = node.attributes
+            key = attrs.get("property") or attrs.get("name") or attrs.get("itemprop")
+            content = attrs.get("content")
+            if not key or content is None:
+                continue
+            key = key.strip().lower()
+            if key == "article:tag":
+                self.tags.append(content)
+            self.meta.setdefault(key, content.strip())
+        canonical = head.css_first('link[rel="canonical"]')
+        self.canonical = (canonical.attributes.get("href") if canonical else None) or self.meta.get("og:url")
+        self.language = tree.root.attributes.get("lang") if tree.root else None
+        self.language = self.language or self.meta.get("og:locale")
+
+    @cached_property
+    def _jsonld_scripts(self) -> list[str]:
+        return jsonld_scripts(self._tree)
+
+    @cached_property
+    def jsonld(self) -> dict[str, Any]:
+        """The page's JSON-LD article object, or {}."""
+        return jsonld_article(self._jsonld_scripts)
+
+    def _jsonld_date(self, key: str) -> list[DateCandidate]:
+        # A substring test first: most pages' JSON-LD never needs parsing for a date.
+        if not any(key in text for text in self._jsonld_scripts):
+            return []
+        value = self.jsonld.get(key)
+        return [DateCandidate(value, "jsonld")] if isinstance(value, str) else []
+
+    @cached_property
+    def published(self) -> list[DateCandidate]:
+        """Publication dates from <meta> tags, else JSON-LD."""
+        found = [DateCandidate(self.meta[key], "meta") for key in _PUBLISHED_META if self.meta.get(key)]
+        return found or self._jsonld_date("datePublished")
+
+    @cached_property
+    def modified(self) -> list[DateCandidate]:
+        """Modification dates from <meta> tags, else JSON-LD."""
+        found = [DateCandidate(self.meta[key], "meta") for key in _MODIFIED_META if self.meta.get(key)]
+        return found or self._jsonld_date("dateModified")
+
+    def time_element(self) -> list[DateCandidate]:
+        """The first <time datetime> (or itemprop=datePublished) of the page: a walk of the whole body,
+        so only asked for when nothing else dates the page."""
+        for node in self._tree.css('time[datetime], [itemprop="datePublished"][datetime]'):
+            value = node.attributes.get("datetime")
+            if value:
+                return [DateCandidate(value, "meta")]
+        return []
+
+
+def _load_json(text: str) -> Any:
+    text = text.strip()
+    if text.startswith("<!--"):
+        text = text.removeprefix("<!--").removesuffix("-->")
+    try:
+        return json.loads(text, strict=False)
+    except ValueError:
+        try:
+            return json.loads(_TRAILING_COMMA.sub(r"\1", text), strict=False)
+        except ValueError:
+            return None
+
+
+def _types(item: dict[str, Any]) -> set[str]:
+    value = item.get("@type", [])
+    values = value if isinstance(value, list) else [value]
+    return {str(v).rsplit("/", 1)[-1] for v in values}
+
+
+def _walk_jsonld(data: Any, found: list[dict[str, Any]], depth: int = 0) -> None:
+    if depth > 6:  # hostile or absurd nesting
+        return
+    if isinstance(data, list):
+        for item in data:
+            _walk_jsonld(item, found, depth + 1)
+    elif isinstance(data, dict):
+        if _types(data) & ARTICLE_TYPES:
+            found.append(data)
+        for key in ("@graph", "mainEntity", "mainEntityOfPage", "itemListElement"):
+            if key in data:
+                _walk_jsonld(data[key], found, depth + 1)
+
+
+def jsonld_scripts(tree: LexborHTMLParser) -> list[str]:
+    """The text of every JSON-LD script, looking in <head> first (where nearly every site puts it)."""
+    selector = 'script[type="application/ld+json"]'
+    nodes = tree.head.css(selector) if tree.head is not None else []
+    if not nodes:
+        nodes = tree.css(selector)
+    return [node.text(deep=True) for node in nodes]
+
+
+def jsonld_article(scripts: list[str]) -> dict[str, Any]:
+    """Return the JSON-LD article object (the one with the longest body or headline), or {}."""
+    found: list[dict[str, Any]] = []
+    for text in scripts:
+        _walk_jsonld(_load_json(text), found)
+    if not found:
+        return {}
+    return max(
+        found, key=lambda item: (len(str(item.get("articleBody", ""))), len(str(item.get("headline", ""))))
+    )
+
+
+def jsonld_text(value: Any) -> str | None:
+    """Return a JSON-LD value as one string: a string, the name of an object, names of a list joined."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, dict):
+        return jsonld_text(value.get("name") or value.get("url") or value.get("@id"))
+    if isinstance(value, list):
+        parts = [jsonld_text(v) for v in value]
+        return ", ".join(p for p in parts if p) or None
+    return None
+
+
+def jsonld_image(value: Any) -> str | None:
+    """Return the first image URL of a JSON-LD image value (string, ImageObject, or list)."""
+    if isinstance(value, list):
+        return next((url for url in map(jsonld_image, value) if url), None)
+    if isinstance(value, dict):
+        return jsonld_text(value.get("url") or value.get("contentUrl") or value.get("@id"))
+    return value if isinstance(value, str) else None
+
+
+def jsonld_people(value: Any) -> list[str]:
+    """Return the names of persons in a JSON-LD author value, skipping organizations."""
+    items = value if isinstance(value, list) else [value]
+    names: list[str] = []
+    for item in items:
+        if isinstance(item, str):
+            names.append(item)
+        elif (
+            isinstance(item, dict)
+            and "Organization" not in _types(item)
+            and isinstance(item.get("name"), str)
+        ):
+            names.append(item["name"])
+    return [n for n in names if n and not n.startswith(("http://", "https://"))]
+
+
+def read_metadata(tree: LexborHTMLParser) -> Metadata:
+    """Collect the page's head metadata; JSON-LD and dates are read when first asked for."""
+    return Metadata(tree)

@@ -1,0 +1,59 @@
+"""Every default of the project, in one place: user agent, timeouts, caps, delays, paths."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+VERSION = "0.1.0"
+
+#: The archive the commands use when no --db is given.
+DEFAULT_DB_PATH = Path("archive.db")
+
+#: Sites see who we are and how to reach us.
+USER_AGENT = (
+    f"news-archive-scraper/{VERSION} "
+    "(+https://github.com/news-archive/scraper; archive bot; honours robots.txt)"
+)
+
+# Fetch limits. httpx's timeouts apply per socket operation, so a server that
+# drips one byte a second never trips them: TOTAL_TIMEOUT bounds a whole fetch.
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 30.0
+TOTAL_TIMEOUT = 60.0
+#: Decompressed bytes kept per response; news pages are well under 2 MiB.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+#: Chunk size when inflating gzip/deflate/brotli, so a bomb never allocates more than this at once.
+DECOMPRESS_STEP = 256 * 1024
+MAX_REDIRECTS = 10
+#: Longest URL we follow (the old IE limit that Scrapy also uses); longer ones are crawler traps.
+MAX_URL_LENGTH = 2083
+
+#: Loopback and private addresses are refused unless this is set (tests, the demo).
+ALLOW_PRIVATE_ENV = "SCRAPE_ALLOW_PRIVATE"
+
+
+def allow_private_from_env() -> bool:
+    """Tell whether the environment opens private addresses (SCRAPE_ALLOW_PRIVATE=1)."""
+    return os.environ.get(ALLOW_PRIVATE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+#: Where `scrape demo-site` listens, and where schedules/demo.toml points.
+DEMO_PORT = 8765
+
+#: Where Datasette listens for `scrape serve` and the demo.
+SERVE_PORT = 8001
+
+# Storage.
+#: Seconds a writer waits for another writer's lock before giving up.
+BUSY_TIMEOUT_S = 30.0
+#: Raw pages are kept zlib-compressed at this level (6 is zlib's speed/size sweet spot).
+PAGE_COMPRESSION_LEVEL = 6
+
+#: Caps on stored text fields, so one hostile page cannot bloat the archive.
+MAX_TITLE_CHARS = 2_000
+MAX_FIELD_CHARS = 20_000
+MAX_BODY_CHARS = 2_000_000
+
+#: Time zone used for a site without a profile when the page names none.
+DEFAULT_TIMEZONE = "UTC"

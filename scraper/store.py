@@ -1,0 +1,532 @@
+"""The archive: the only module that writes archive.db (schema, migrations, one transaction per page)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from scraper import settings
+from scraper.errors import StoreError
+from scraper.models import CONTENT_FIELDS, Article, FetchRecord, Page
+from scraper.urls import canonicalize
+
+#: Bumped by every migration; stored in PRAGMA user_version.
+SCHEMA_VERSION = 1
+
+_SCHEMA_V1 = """
+-- Full-text search (articles_fts) covers what people search: title, lead and body.
+-- unicode61 folds case for Cyrillic and Kazakh letters too (ТОКАЕВ = токаев, Ә = ә);
+-- its trigger fires only when those columns change, so re-visits that only
+-- record a view count do not re-index the body.
+CREATE TABLE pages (
+    hash TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    final_url TEXT,
+    fetched_at TEXT NOT NULL,
+    status INTEGER,
+    content_type TEXT,
+    encoding TEXT,
+    encoding_source TEXT,
+    headers TEXT,
+    size INTEGER NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE TABLE articles (
+    url TEXT PRIMARY KEY,
+    site TEXT NOT NULL,
+    article_id TEXT,
+    title TEXT,
+    lead TEXT,
+    author TEXT,
+    published_at TEXT,
+    published_raw TEXT,
+    published_from TEXT,
+    modified_at TEXT,
+    views INTEGER,
+    photo_credit TEXT,
+    source TEXT,
+    image_url TEXT,
+    tags TEXT NOT NULL DEFAULT '[]',
+    language TEXT,
+    body_text TEXT NOT NULL DEFAULT '',
+    body_html TEXT NOT NULL DEFAULT '',
+    parse_status TEXT NOT NULL,
+    profile TEXT NOT NULL,
+    field_sources TEXT NOT NULL DEFAULT '{}',
+    warnings TEXT NOT NULL DEFAULT '[]',
+    content_hash TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    first_seen_at TEXT NOT NULL,
+    last_fetched_at TEXT NOT NULL,
+    last_changed_at TEXT NOT NULL,
+    removed_at TEXT,
+    fetched_url TEXT NOT NULL,
+    etag TEXT,
+    last_modified TEXT,
+    page_hash TEXT REFERENCES pages(hash)
+);
+CREATE INDEX articles_site_published ON articles(site, published_at);
+CREATE INDEX articles_published ON articles(published_at);
+CREATE TABLE article_versions (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL REFERENCES articles(url),
+    version INTEGER NOT NULL,
+    captured_at TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    changed_fields TEXT NOT NULL,
+    title TEXT,
+    lead TEXT,
+    author TEXT,
+    published_at TEXT,
+    modified_at TEXT,
+    body_text TEXT NOT NULL DEFAULT '',
+    body_html TEXT NOT NULL DEFAULT '',
+    page_hash TEXT REFERENCES pages(hash),
+    UNIQUE (url, version)
+);
+CREATE TABLE view_counts (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL REFERENCES articles(url),
+    observed_at TEXT NOT NULL,
+    views INTEGER NOT NULL
+);
+CREATE INDEX view_counts_url_observed ON view_counts(url, observed_at);
+CREATE TABLE fetches (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL,
+    final_url TEXT,
+    status INTEGER,
+    bytes INTEGER NOT NULL DEFAULT 0,
+    elapsed_ms INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    error_kind TEXT,
+    fetched_at TEXT NOT NULL,
+    content_type TEXT,
+    encoding TEXT,
+    encoding_source TEXT,
+    page_hash TEXT,
+    purpose TEXT NOT NULL,
+    run_id INTEGER
+);
+CREATE INDEX fetches_url ON fetches(url);
+CREATE INDEX fetches_fetched_at ON fetches(fetched_at);
+CREATE TABLE url_aliases (
+    alias TEXT PRIMARY KEY,
+    url TEXT NOT NULL REFERENCES articles(url)
+);
+CREATE VIRTUAL TABLE articles_fts USING fts5(
+    title, lead, body_text,
+    content="articles",
+    tokenize='unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN
+    INSERT INTO articles_fts (rowid, title, lead, body_text)
+    VALUES (new.rowid, new.title, new.lead, new.body_text);
+END;
+CREATE TRIGGER articles_ad AFTER DELETE ON articles BEGIN
+    INSERT INTO articles_fts (articles_fts, rowid, title, lead, body_text)
+    VALUES ('delete', old.rowid, old.title, old.lead, old.body_text);
+END;
+CREATE TRIGGER articles_au AFTER UPDATE OF title, lead, body_text ON articles BEGIN
+    INSERT INTO articles_fts (articles_fts, rowid, title, lead, body_text)
+    VALUES ('delete', old.rowid, old.title, old.lead, old.body_text);
+    INSERT INTO articles_fts (rowid, title, lead, body_text)
+    VALUES (new.rowid, new.title, new.lead, new.body_text);
+END;
+"""
+
+
+def _migrate_to_1(db: sqlite_utils.Database) -> None:
+    # Statement by statement: sqlite3's executescript() would COMMIT the migration's transaction.
+    for statement in _statements(_SCHEMA_V1):
+        db.execute(statement)
+
+
+def _statements(script: str) -> list[str]:
+    """Split a schema script into statements; a trigger body's inner semicolons stay with it."""
+    statements: list[str] = []
+    current: list[str] = []
+    for line in script.strip().splitlines():
+        current.append(line)
+        if line.endswith(";") and (not current[0].startswith("CREATE TRIGGER") or line == "END;"):
+            statements.append("\n".join(current))
+            current = []
+    return statements
+
+
+#: version -> the step that brings the schema from version-1 to version, run in one transaction.
+MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {1: _migrate_to_1}
+
+
+@dataclass(frozen=True)
+class CaptureResult:
+    """What archiving one page changed."""
+
+    url: str
+    new_article: bool = False
+    version: int | None = None
+    new_version: bool = False
+    changed_fields: list[str] = field(default_factory=list)
+    view_recorded: bool = False
+
+
+def content_hash(article: Article) -> str:
+    """Hash the fields whose change makes a new version (never the view counter)."""
+    payload = json.dumps([getattr(article, name) for name in CONTENT_FIELDS], ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def page_hash(body: bytes) -> str:
+    """The key of a raw page: the SHA-256 of its decompressed bytes."""
+    return hashlib.sha256(body).hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
+def _describe(exc: sqlite3.Error, path: str) -> str:
+    message = str(exc)
+    lowered = message.lower()
+    if "readonly" in lowered or "read-only" in lowered:
+        return f"The archive {path} is read-only: check the permissions of the file and of its folder."
+    if "disk is full" in lowered or "database or disk is full" in lowered:
+        return (
+            f"The archive {path} cannot grow: the disk is full. "
+            "Nothing was half-written; free some space and run again."
+        )
+    if "unable to open" in lowered:
+        return f"Cannot open the archive {path}: the folder does not exist or is not writable."
+    if "not a database" in lowered or "malformed" in lowered:
+        return f"The archive {path} is corrupt ({message}). Restore it from a backup (see `scrape backup`)."
+    if "locked" in lowered or "busy" in lowered:
+        return f"The archive {path} stayed locked by another writer for {settings.BUSY_TIMEOUT_S:g} s."
+    return f"The archive {path} failed: {message}."
+
+
+class Archive:
+    """An open archive.db. Writers get WAL, a busy timeout and one IMMEDIATE transaction per page."""
+
+    def __init__(self, path: str | Path, *, check: bool = True) -> None:
+        self.path = str(path)
+        try:
+            conn = sqlite3.connect(self.path, timeout=settings.BUSY_TIMEOUT_S, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(_describe(exc, self.path), path=self.path) from exc
+        self.db = sqlite_utils.Database(conn)
+        try:
+            self._prepare(check)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreError(_describe(exc, self.path), path=self.path) from exc
+
+    def _prepare(self, check: bool) -> None:
+        conn = self.db.conn
+        conn.execute(f"PRAGMA busy_timeout = {int(settings.BUSY_TIMEOUT_S * 1000)}")
+        if check:
+            verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
+            if verdict != "ok":
+                raise StoreError(
+                    f"The archive {self.path} is corrupt ({verdict}); it was not written to. "
+                    "Restore it from a backup (see `scrape backup`).",
+                    path=self.path,
+                )
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        # NORMAL is durable across application crashes in WAL mode; see the README's reliability section.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        self.migrate()
+
+    def close(self) -> None:
+        """Close the connection (the WAL is checkpointed by SQLite when the last one closes)."""
+        self.db.conn.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite_utils.Database]:
+        """One write transaction, taken with BEGIN IMMEDIATE so it never fails half-way on a lock."""
+        conn = self.db.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(_describe(exc, self.path), path=self.path) from exc
+        try:
+            yield self.db
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(_describe(exc, self.path), path=self.path) from exc
+            raise
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.db.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> None:
+        """Bring the schema up to SCHEMA_VERSION, each step in one transaction with its user_version."""
+        while self.schema_version < SCHEMA_VERSION:
+            target = self.schema_version + 1
+            with self.transaction() as db:
+                MIGRATIONS[target](db)
+                db.execute(f"PRAGMA user_version = {target}")
+        if self.schema_version > SCHEMA_VERSION:
+            raise StoreError(
+                f"The archive {self.path} was written by a newer version of this program "
+                f"(schema {self.schema_version}, this one knows {SCHEMA_VERSION}); upgrade the program.",
+                path=self.path,
+            )
+
+    # -- writing ---------------------------------------------------------
+
+    def _insert_page(self, db: sqlite_utils.Database, page: Page) -> str:
+        key = page_hash(page.body)
+        db.execute(
+            "INSERT OR IGNORE INTO pages (hash, url, final_url, fetched_at, status, content_type, encoding,"
+            " encoding_source, headers, size, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                key,
+                page.url,
+                page.final_url,
+                _iso(page.fetched_at),
+                page.status,
+                page.content_type,
+                page.encoding,
+                page.encoding_source,
+                json.dumps(page.headers, ensure_ascii=False),
+                len(page.body),
+                zlib.compress(page.body, settings.PAGE_COMPRESSION_LEVEL),
+            ),
+        )
+        return key
+
+    def _insert_fetch(self, db: sqlite_utils.Database, record: FetchRecord, run_id: int | None) -> None:
+        db.execute(
+            "INSERT INTO fetches (url, final_url, status, bytes, elapsed_ms, error, error_kind, fetched_at,"
+            " content_type, encoding, encoding_source, page_hash, purpose, run_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.url,
+                record.final_url,
+                record.status,
+                record.bytes,
+                record.elapsed_ms,
+                record.error,
+                record.error_kind,
+                _iso(record.fetched_at),
+                record.content_type,
+                record.encoding,
+                record.encoding_source,
+                record.page_hash,
+                record.purpose,
+                run_id,
+            ),
+        )
+
+    def record_fetch(
+        self, record: FetchRecord, *, page: Page | None = None, run_id: int | None = None, gone: bool = False
+    ) -> None:
+        """Write a ledger row for a fetch that archived no article (a failure, a listing, a feed).
+
+        With `gone` (a 404 or 410), an archived article at that URL is marked removed, keeping its versions.
+        """
+        with self.transaction() as db:
+            if page is not None and record.page_hash:
+                self._insert_page(db, page)
+            self._insert_fetch(db, record, run_id)
+            if gone:
+                url = self.resolve_url(record.url)
+                db.execute(
+                    "UPDATE articles SET removed_at = ? WHERE url = ? AND removed_at IS NULL",
+                    (_iso(record.fetched_at), url),
+                )
+
+    def resolve_url(self, url: str) -> str:
+        """Return the canonical article URL that `url` is, or is an alias of."""
+        key = canonicalize(url)
+        row = self.db.execute("SELECT url FROM url_aliases WHERE alias = ?", (key,)).fetchone()
+        return str(row[0]) if row else key
+
+    def record_capture(
+        self, record: FetchRecord, page: Page, article: Article, *, run_id: int | None = None
+    ) -> CaptureResult:
+        """Archive one parsed page: raw page, fetch row, article, version and view count, all or nothing."""
+        with self.transaction() as db:
+            key = self._insert_page(db, page)
+            self._insert_fetch(db, record, run_id)
+            return self._store_article(db, article, page, key)
+
+    def _store_article(
+        self, db: sqlite_utils.Database, article: Article, page: Page, key: str
+    ) -> CaptureResult:
+        url = article.canonical_url
+        seen_at = _iso(page.fetched_at)
+        digest = content_hash(article)
+        record = article.to_record()
+        row: dict[str, Any] = {
+            name: record[name] for name in record if name not in {"canonical_url", "url", "fetched_at"}
+        }
+        row.update(
+            url=url,
+            tags=json.dumps(article.tags, ensure_ascii=False),
+            field_sources=json.dumps(article.field_sources, ensure_ascii=False),
+            warnings=json.dumps(article.warnings, ensure_ascii=False),
+            content_hash=digest,
+            fetched_url=article.url,
+            last_fetched_at=seen_at,
+            etag=page.headers.get("etag"),
+            last_modified=page.headers.get("last-modified"),
+            page_hash=key,
+            removed_at=None,
+        )
+        for alias in {article.url, page.final_url}:
+            alias_key = canonicalize(alias)
+            if alias_key != url:
+                db.execute("INSERT OR IGNORE INTO url_aliases (alias, url) VALUES (?, ?)", (alias_key, url))
+        existing = db.execute(
+            "SELECT content_hash, version, parse_status, "
+            + ", ".join(CONTENT_FIELDS)
+            + " FROM articles WHERE url = ?",
+            (url,),
+        ).fetchone()
+        view_recorded = False
+        if existing is None:
+            row.update(version=1, first_seen_at=seen_at, last_changed_at=seen_at)
+            db.table("articles").insert(row)
+            self._insert_version(db, url, 1, seen_at, digest, article, key, list(CONTENT_FIELDS))
+            result = CaptureResult(url, new_article=True, version=1, new_version=True)
+        else:
+            old_hash, version, old_status = existing[0], existing[1], existing[2]
+            if article.parse_status != "ok" and old_status == "ok":
+                # A degraded parse (cut-off page, changed markup) never replaces a good capture.
+                db.execute("UPDATE articles SET last_fetched_at = ? WHERE url = ?", (seen_at, url))
+                result = CaptureResult(url, version=version)
+            elif old_hash != digest:
+                old = dict(zip(CONTENT_FIELDS, existing[3:], strict=True))
+                changed = [name for name in CONTENT_FIELDS if old[name] != getattr(article, name)]
+                version += 1
+                row.update(version=version, last_changed_at=seen_at)
+                db.table("articles").update(url, row)
+                self._insert_version(db, url, version, seen_at, digest, article, key, changed)
+                result = CaptureResult(url, version=version, new_version=True, changed_fields=changed)
+            else:
+                row.pop("version", None)
+                db.table("articles").update(url, {k: v for k, v in row.items() if k not in CONTENT_FIELDS})
+                result = CaptureResult(url, version=version)
+        if article.views is not None and (article.parse_status == "ok" or existing is None):
+            db.execute(
+                "INSERT INTO view_counts (url, observed_at, views) VALUES (?, ?, ?)",
+                (url, seen_at, article.views),
+            )
+            view_recorded = True
+        return replace(result, view_recorded=view_recorded)
+
+    def _insert_version(
+        self,
+        db: sqlite_utils.Database,
+        url: str,
+        version: int,
+        captured_at: str,
+        digest: str,
+        article: Article,
+        key: str,
+        changed: list[str],
+    ) -> None:
+        db.table("article_versions").insert(
+            {
+                "url": url,
+                "version": version,
+                "captured_at": captured_at,
+                "content_hash": digest,
+                "changed_fields": json.dumps(changed),
+                **{name: getattr(article, name) for name in CONTENT_FIELDS},
+                "body_html": article.body_html,
+                "page_hash": key,
+            }
+        )
+
+    # -- reading ---------------------------------------------------------
+
+    def load_page(self, key: str) -> Page:
+        """Return a stored raw page by its hash."""
+        row = self.db.execute(
+            "SELECT url, final_url, fetched_at, status, content_type, encoding, encoding_source,"
+            " headers, body FROM pages WHERE hash = ?",
+            (key,),
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"The archive {self.path} has no stored page {key}.", path=self.path)
+        body = zlib.decompress(row[8])
+        return Page(
+            url=row[0],
+            final_url=row[1] or row[0],
+            status=row[3] or 200,
+            headers=json.loads(row[7] or "{}"),
+            body=body,
+            text=body.decode(row[5] or "utf-8", errors="replace"),
+            encoding=row[5] or "utf-8",
+            encoding_source=row[6] or "stored",
+            content_type=row[4] or "",
+            fetched_at=datetime.fromisoformat(row[2]),
+        )
+
+    def article_pages(self) -> Iterator[tuple[str, str, str, int]]:
+        """Yield (canonical url, fetched url, page hash, version) of every version that has a stored page."""
+        yield from self.db.execute(
+            "SELECT v.url, a.fetched_url, v.page_hash, v.version FROM article_versions v"
+            " JOIN articles a ON a.url = v.url WHERE v.page_hash IS NOT NULL ORDER BY v.url, v.version"
+        )
+
+    def article_profile(self, url: str) -> str | None:
+        """Return the profile an archived article was parsed with, or None if it was the generic one."""
+        row = self.db.execute("SELECT profile FROM articles WHERE url = ?", (url,)).fetchone()
+        return str(row[0]) if row and row[0] != "generic" else None
+
+    def replace_extraction(self, url: str, version: int, article: Article, *, latest: bool) -> bool:
+        """Overwrite what was extracted from a stored page (after a profile fix), keeping the history.
+
+        Returns whether the extraction differs from what was stored.
+        """
+        values = {name: getattr(article, name) for name in CONTENT_FIELDS}
+        digest = content_hash(article)
+        with self.transaction() as db:
+            version_id, *old_values = db.execute(
+                "SELECT id, body_html, " + ", ".join(CONTENT_FIELDS) + " FROM article_versions"
+                " WHERE url = ? AND version = ?",
+                (url, version),
+            ).fetchone()
+            db.table("article_versions").update(
+                version_id, {**values, "body_html": article.body_html, "content_hash": digest}
+            )
+            if latest:
+                record = article.to_record()
+                update = {k: record[k] for k in record if k not in {"url", "canonical_url", "fetched_at"}}
+                update.update(
+                    tags=json.dumps(article.tags, ensure_ascii=False),
+                    field_sources=json.dumps(article.field_sources, ensure_ascii=False),
+                    warnings=json.dumps(article.warnings, ensure_ascii=False),
+                    content_hash=digest,
+                )
+                db.table("articles").update(url, update)
+        return bool(old_values != [article.body_html, *values.values()])
