@@ -139,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     }
 
     results: dict[str, Any] = {"pages": len(pages)}
+    if missing:
+        results["skipped"] = sorted(missing)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name, run in extractors.items():

@@ -8,6 +8,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from scraper.models import DateCandidate, RawArticle
 from scraper.parse.blocks import split_blocks
+from scraper.parse import css
 from scraper.parse.body import extract_body
 from scraper.parse.metadata import Metadata, jsonld_image, jsonld_people, jsonld_text, read_metadata
 from scraper.profiles import Profile, Selector
@@ -45,7 +46,7 @@ _TEXT_FIELDS = {
 def _first(root: LexborNode, selectors: tuple[Selector, ...]) -> tuple[Selector, LexborNode] | None:
     """Return the first of a field's selectors that matches under `root`, with the node it matches."""
     for selector in selectors:
-        node = root.css_first(selector.css)
+        node = css.first(root, selector.css)
         if node is not None:
             return selector, node
     return None
@@ -73,8 +74,8 @@ def _strip_labels(value: str | None, labels: tuple[str, ...]) -> str | None:
 
 
 def _profile_root(document: LexborHTMLParser, profile: Profile) -> LexborNode | None:
-    for css in profile.root:
-        node = document.css_first(css)
+    for query in profile.root:
+        node = css.first(document.root, query)
         if node is not None:
             return node
     return document.root if not profile.root else None
@@ -85,12 +86,12 @@ def _apply_profile(document: LexborHTMLParser, profile: Profile, raw: RawArticle
     if root is None:
         return  # the page is not laid out as the profile expects; the generic pass fills in
     if profile.exclude:
-        for node in root.css(", ".join(profile.exclude)):
+        for node in css.every(root, ", ".join(profile.exclude)):
             node.decompose()
     for name, selectors in profile.selectors.items():
         if name == "tags":
             for selector in selectors:
-                nodes = root.css(selector.css)
+                nodes = css.every(root, selector.css)
                 if nodes:
                     raw.tags = [clean_text(_value(selector, node)) for node in nodes]
                     raw.field_sources["tags"] = "profile"
@@ -122,18 +123,18 @@ def _set(raw: RawArticle, attribute: str, value: str | None, source: str) -> Non
 
 
 def _title_from_document(tree: LexborHTMLParser) -> tuple[str | None, str]:
-    heading = tree.css_first("h1")
+    heading = css.first(tree.root, "h1")
     if heading is not None and clean_text(heading.text(deep=True)):
         return heading.text(deep=True), "dom"
-    title = tree.css_first("title")
+    title = css.first(tree.root, "title")
     if title is not None:
         return _TITLE_SUFFIX.sub("", clean_text(title.text())), "dom"
     return None, "dom"
 
 
 def _byline(tree: LexborHTMLParser) -> str | None:
-    for css in BYLINE_SELECTORS:
-        node: LexborNode | None = tree.css_first(css)
+    for query in BYLINE_SELECTORS:
+        node = css.first(tree.root, query)
         if node is not None:
             text = _BY_PREFIX.sub("", clean_text(node.text(deep=True, separator=" ")))
             if 2 <= len(text) <= 120:

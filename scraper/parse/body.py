@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -92,6 +93,13 @@ _HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.
 # container; divs count with their own text nodes only (sites that use divs
 # and <br> instead of <p>).
 SCORED_SELECTOR = "p, pre, td, blockquote, div"
+# When none of those holds a paragraph, text is looked for in the other
+# elements old or odd markup puts it in (<font>/<span> with <br>, bare lists).
+FALLBACK_SCORED_SELECTOR = "span, font, li, dd, section, article, main, center, body"
+# Elements that count only their own text nodes (their children are scored themselves).
+_OWN_TEXT_TAGS = frozenset(
+    {"div", "span", "font", "li", "dd", "section", "article", "main", "center", "body"}
+)
 
 # Tags that end the running line and start a new paragraph in the output.
 BLOCK_TAGS = frozenset(
@@ -302,12 +310,12 @@ def class_weight(value: str) -> float:
 
 # Work limits that keep a garbage page (millions of elements, a 50 MB text
 # node) to a bounded cost; real article pages stay far below them (the dev
-# set's largest has ~9,000 elements and ~60,000 characters of body).
+# set's largest has ~1,600 elements and ~53,000 characters of body).
 MAX_SCANNED_ELEMENTS = 100_000  # elements classified for boilerplate removal
-MAX_SCORED_PARAGRAPHS = 20_000  # paragraphs scored when choosing the container
+MAX_SCORED_PARAGRAPHS = 20_000  # paragraphs (and siblings of the winner) scored when choosing
 MAX_SCORED_CHARS = 20_000  # characters of one paragraph looked at for its score
 MAX_LINKS_MEASURED = 5_000  # links whose text is measured for a link density
-MAX_WALKED_NODES = 200_000  # nodes of the chosen container read for output
+MAX_WALKED_NODES = 100_000  # nodes of the chosen container read for output
 MAX_RAW_CHARS = 2_000_000  # characters of source text read for the body (whitespace included)
 
 # A boilerplate-looking element (by tag, role, class/id, hidden style) is kept
@@ -343,6 +351,8 @@ def _scan(
     start_id = start.mem_id
     skip_until = -1
     for count, node in enumerate(start.traverse()):
+        if count == 0:  # `start` itself
+            continue
         if count >= MAX_SCANNED_ELEMENTS:
             break
         if skip_until >= 0:
@@ -353,8 +363,6 @@ def _scan(
         if tag in JUNK_TAGS:
             junk.append(node)
             skip_until = _following(node, start_id)
-            continue
-        if node.mem_id == start_id:
             continue
         if tag in CHROME_TAGS:
             suspects.append((node, 0.0))
@@ -493,11 +501,13 @@ class _Candidate:
         self.score = score
 
 
-def _score_candidates(root: LexborNode, weights: dict[int, float]) -> dict[int, _Candidate]:
+def _score_candidates(
+    root: LexborNode, weights: dict[int, float], selector: str = SCORED_SELECTOR
+) -> dict[int, _Candidate]:
     candidates: dict[int, _Candidate] = {}
     root_id = root.mem_id
-    for para in root.css(SCORED_SELECTOR)[:MAX_SCORED_PARAGRAPHS]:
-        text = para.text(deep=para.tag != "div")[:MAX_SCORED_CHARS]
+    for para in root.css(selector)[:MAX_SCORED_PARAGRAPHS]:
+        text = para.text(deep=para.tag not in _OWN_TEXT_TAGS)[:MAX_SCORED_CHARS]
         length = len(text.strip())
         if length < MIN_PARAGRAPH_CHARS:
             continue
@@ -571,6 +581,8 @@ def _pick(root: LexborNode, weights: dict[int, float]) -> list[LexborNode]:
     """Choose the article container (and the siblings that continue it)."""
     candidates = _score_candidates(root, weights)
     if not candidates:
+        candidates = _score_candidates(root, weights, FALLBACK_SCORED_SELECTOR)
+    if not candidates:
         return [root]
     ranked = sorted(candidates.values(), key=lambda c: c.score, reverse=True)[:TOP_CANDIDATES]
     for cand in ranked:
@@ -603,7 +615,7 @@ def _pick(root: LexborNode, weights: dict[int, float]) -> list[LexborNode]:
     sibling_threshold = max(SIBLING_SCORE_FLOOR, top.score * SIBLING_SCORE_SHARE)
     top_id = top_node.mem_id
     kept: list[LexborNode] = []
-    for sib in parent.iter():
+    for sib in itertools.islice(parent.iter(), MAX_SCORED_PARAGRAPHS):
         sid = sib.mem_id
         if sid == top_id:
             kept.append(sib)
@@ -636,14 +648,17 @@ _LABELS = (
     r"share|share this|share this article|tweet|email|print|comments?(?: \(\d+\))?|\d+ comments?|"
     r"caption|close|expand|collapse|back to gallery|\d+ / \d+|image \d+ of /? ?\d+|photo \d+ of \d+|"
     r"continue reading|continue reading below|story continues below|loading|skip ad|"
-    r"recommended|trending|most popular|most read|related|related articles|related stories|"
+    r"recommended|trending|most popular|most read|popular on .{1,30}|related|topics|"
+    r"more(?: \w+){0,3} stories|more from .{1,40}|you may also like|you might also like|"
     r"getty images|this slideshow requires javascript|"
     r"реклама|наверх|поделиться|комментарии|обсуждение|закрыть|показать еще|показать ещё|"
+    r"вам также может понравиться|рекомендуем|популярное|"
     r"жарнама|бөлісу|толығырақ|пікірлер"
 )
 _LEADS = (
     r"read more\b|read also\b|read next\b|see also\b|related:|"
-    r"related (?:articles|stories|posts|coverage|content|news|links|reading)\b|more:|"
+    r"related (?:article|stor|post|coverage|content|news|link|reading)\w*|more:|"
+    r"reading time\b|\d+ min(?:ute)?s? read\b|tempo de leitura|время чтения|время прочтения|"
     r"share this\b|share on\b|tags?:|click here to\b|sign up\b|subscribe\b|"
     r"follow us\b|follow @|photo:|image:|credit:|"
     r"читайте также|читать также|читайте еще|читайте ещё|читайте нас|смотрите также|материалы по теме|"
@@ -651,7 +666,7 @@ _LEADS = (
     r"если вы нашли ошибку|фото:|источник фото|"
     r"сондай-ақ оқыңыз|оқыңыз:|жазылыңыз"
 )
-BOILERPLATE_LINE_RE = re.compile(rf"^\W*(?:(?:{_LABELS})\W*$|(?:{_LEADS}))", re.IGNORECASE)
+BOILERPLATE_LINE_RE = re.compile(rf"^\W*(?:(?:{_LABELS})\W*$|(?:{_LEADS}))|^[\W_]+$", re.IGNORECASE)
 # Only paragraphs shorter than this are tested against BOILERPLATE_LINE_RE.
 BOILERPLATE_LINE_MAX_CHARS = 160
 # A short paragraph or list item that is mostly link text is navigation.
@@ -672,11 +687,12 @@ GALLERY_MAX_CHARS = 200
 # a link-rich digest): the container is read again without them.
 MIN_KEPT_SHARE = 0.25
 
-# Stands for <br> in the running text until whitespace is normalised (a
-# private-use character no page uses on purpose).
-_LINE_BREAK = "\ue000"
-# Separates paragraphs when all text is cleaned in one call.
-_PARAGRAPH_SEPARATOR = "\ue001"
+# Stands for <br> in the running text until whitespace is normalised, and
+# separates paragraphs when all text is cleaned in one call: Unicode
+# noncharacters, reserved for internal use and never in interchanged text
+# (unlike private-use characters, which icon fonts put in pages).
+_LINE_BREAK = "\ufdd0"
+_PARAGRAPH_SEPARATOR = "\ufdd1"
 _BLANK_LINE_RE = re.compile(r"\n\s*\n")
 
 
@@ -688,6 +704,7 @@ class _Walker:
         self.conditional = conditional
         self.visited = 0
         self.raw_chars = 0
+        self.truncated = False  # a work limit stopped the walk
         # The walk roots were chosen by scoring: only what is inside them is judged.
         self.roots: set[int] = set()
         # Paragraphs so far: raw text, kind, inner HTML, length, link chars.
@@ -770,6 +787,7 @@ class _Walker:
         while stack:
             self.visited += 1
             if self.visited > MAX_WALKED_NODES or self.raw_chars > MAX_RAW_CHARS:
+                self.truncated = True
                 return  # a garbage page: keep what was read so far
             node, children, snap = stack[-1]
             child = next(children, None)
@@ -973,7 +991,7 @@ def _walk_to_body(nodes: list[LexborNode], weights: dict[int, float], source: st
     for node in nodes:
         walker.walk(node)
     available = sum(len(" ".join(node.text()[:MAX_RAW_CHARS].split())) for node in nodes)
-    if walker.total_chars < available * MIN_KEPT_SHARE:
+    if not walker.truncated and walker.total_chars < available * MIN_KEPT_SHARE:
         walker = _Walker(weights, conditional=False)
         for node in nodes:
             walker.walk(node)

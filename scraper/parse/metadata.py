@@ -7,9 +7,10 @@ import re
 from functools import cached_property
 from typing import Any
 
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from scraper.models import DateCandidate
+from scraper.parse import css
 
 #: schema.org types whose object describes the article itself.
 ARTICLE_TYPES = frozenset(
@@ -55,32 +56,56 @@ _MODIFIED_META = (
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
 
 
+def _read_metas(nodes: list[LexborNode]) -> tuple[dict[str, str], list[str]]:
+    """Map lower-cased name/property/itemprop to the first content; also return every article:tag."""
+    found: dict[str, str] = {}
+    tags: list[str] = []
+    for node in nodes:
+        attrs = node.attributes
+        key = attrs.get("property") or attrs.get("name") or attrs.get("itemprop")
+        content = attrs.get("content")
+        if not key or content is None:
+            continue
+        key = key.strip().lower()
+        if key == "article:tag":
+            tags.append(content)
+        found.setdefault(key, content.strip())
+    return found, tags
+
+
 class Metadata:
     """What the page says about itself in machine-readable form, read lazily: a profiled page
-    that needs only its <meta> tags never pays for JSON-LD."""
+    that finds its fields with its own selectors never pays for the rest."""
 
     def __init__(self, tree: LexborHTMLParser) -> None:
         self._tree = tree
-        self.meta: dict[str, str] = {}  # lower-cased name/property/itemprop -> first content
-        self.tags: list[str] = []  # article:tag values
-        head = tree.head or tree.root
-        if head is None:  # an empty document
-            self.canonical = self.language = None
-            return
-        for node in head.css("meta[content]"):
-            attrs = node.attributes
-            key = attrs.get("property") or attrs.get("name") or attrs.get("itemprop")
-            content = attrs.get("content")
-            if not key or content is None:
-                continue
-            key = key.strip().lower()
-            if key == "article:tag":
-                self.tags.append(content)
-            self.meta.setdefault(key, content.strip())
-        canonical = head.css_first('link[rel="canonical"]')
-        self.canonical = (canonical.attributes.get("href") if canonical else None) or self.meta.get("og:url")
-        self.language = tree.root.attributes.get("lang") if tree.root else None
-        self.language = self.language or self.meta.get("og:locale")
+        self._head = tree.head or tree.root
+
+    @cached_property
+    def _all_metas(self) -> tuple[dict[str, str], list[str]]:
+        return _read_metas(css.every(self._head, "meta[content]"))
+
+    @property
+    def meta(self) -> dict[str, str]:
+        """Every <meta> by lower-cased name, property or itemprop (the first content of each)."""
+        return self._all_metas[0]
+
+    @property
+    def tags(self) -> list[str]:
+        """The article:tag values."""
+        return self._all_metas[1]
+
+    @cached_property
+    def canonical(self) -> str | None:
+        """The page's canonical URL as written (link rel=canonical, else og:url)."""
+        link = css.first(self._head, 'link[rel="canonical"]')
+        return (link.attributes.get("href") if link is not None else None) or self.meta.get("og:url")
+
+    @cached_property
+    def language(self) -> str | None:
+        """The page's language as declared (<html lang>, else og:locale)."""
+        root = self._tree.root
+        return (root.attributes.get("lang") if root is not None else None) or self.meta.get("og:locale")
 
     @cached_property
     def _jsonld_scripts(self) -> list[str]:
@@ -101,19 +126,21 @@ class Metadata:
     @cached_property
     def published(self) -> list[DateCandidate]:
         """Publication dates from <meta> tags, else JSON-LD."""
-        found = [DateCandidate(self.meta[key], "meta") for key in _PUBLISHED_META if self.meta.get(key)]
+        metas = self.meta
+        found = [DateCandidate(metas[key], "meta") for key in _PUBLISHED_META if metas.get(key)]
         return found or self._jsonld_date("datePublished")
 
     @cached_property
     def modified(self) -> list[DateCandidate]:
         """Modification dates from <meta> tags, else JSON-LD."""
-        found = [DateCandidate(self.meta[key], "meta") for key in _MODIFIED_META if self.meta.get(key)]
+        metas = self.meta
+        found = [DateCandidate(metas[key], "meta") for key in _MODIFIED_META if metas.get(key)]
         return found or self._jsonld_date("dateModified")
 
     def time_element(self) -> list[DateCandidate]:
         """The first <time datetime> (or itemprop=datePublished) of the page: a walk of the whole body,
         so only asked for when nothing else dates the page."""
-        for node in self._tree.css('time[datetime], [itemprop="datePublished"][datetime]'):
+        for node in css.every(self._tree.root, 'time[datetime], [itemprop="datePublished"][datetime]'):
             value = node.attributes.get("datetime")
             if value:
                 return [DateCandidate(value, "meta")]
@@ -156,9 +183,9 @@ def _walk_jsonld(data: Any, found: list[dict[str, Any]], depth: int = 0) -> None
 def jsonld_scripts(tree: LexborHTMLParser) -> list[str]:
     """The text of every JSON-LD script, looking in <head> first (where nearly every site puts it)."""
     selector = 'script[type="application/ld+json"]'
-    nodes = tree.head.css(selector) if tree.head is not None else []
-    if not nodes:
-        nodes = tree.css(selector)
+    nodes = css.every(tree.head, selector) if tree.head is not None else []
+    if not nodes and tree.root is not None:
+        nodes = css.every(tree.root, selector)
     return [node.text(deep=True) for node in nodes]
 
 
