@@ -61,6 +61,11 @@ _DAY_BEFORE = frozenset({"позавчера"})
 
 _WORD = r"[^\W\d_]+\.?"
 _WORDS = re.compile(r"[^\W\d_]+")
+_COMMON = re.compile(
+    r"(\d{1,2})\s+([^\W\d_]{3,})\.?(?:,?\s+(\d{4})(?:\s*(?:г\.|года|ж\.|жыл\w*))?)?"
+    r"(?:,?\s*(?:в\s+)?(\d{1,2}):(\d{2}))?\s*$",
+    re.IGNORECASE,
+)
 # "12 марта 2024, 13:45", "12 наурыз", "March 12, 2024 1:45 PM", "2024 жылғы 12 наурыз"
 _DAY_MONTH = re.compile(
     rf"(?<!\d)(\d{{1,2}})(?:-?(?:го|е|ші|шы))?\s+({_WORD})(?:\s*,?\s*(\d{{4}}))?", re.IGNORECASE
@@ -238,6 +243,16 @@ def parse_date(text: str, *, zone: ZoneInfo, now: datetime) -> ParsedDate | None
         else:
             aware = stamp.astimezone(zone) if stamp.tzinfo else stamp.replace(tzinfo=zone)
             return ParsedDate(aware.replace(microsecond=0) if aware.microsecond else aware)
+    common = _COMMON.match(text)
+    if common and (month := month_number(common.group(2))):
+        # "12 Марта, 13:45", "12 наурыз 2024, 15:30": how most Russian and Kazakh sites print dates.
+        day, year, hour, minute = common.group(1, 3, 4, 5)
+        clock = None
+        if hour is not None:
+            if int(hour) > 23 or int(minute) > 59:
+                raise BadDate(f"{hour}:{minute} is not a time of day")
+            clock = time(int(hour), int(minute))
+        return _dated(month, int(day), int(year) if year else None, clock, zone, now)
     parsed = _parse_iso(text, zone) or _relative(text, now, zone)
     if parsed:
         return parsed
@@ -247,11 +262,16 @@ def parse_date(text: str, *, zone: ZoneInfo, now: datetime) -> ParsedDate | None
     month, day, year = parts
     if day is None or not 1 <= month <= 12:
         return None
-    clock = _time_of(text)
+    return _dated(month, day, year, _time_of(text), zone, now)
+
+
+def _dated(
+    month: int, day: int, year: int | None, clock: time | None, zone: ZoneInfo, now: datetime
+) -> ParsedDate:
     has_year = year is not None
-    local_now = now.astimezone(zone)
+    local_year = now.astimezone(zone).year
     # Feb 29 exists only in leap years, so an unknown year defaults to one that has it.
-    placeholder = year or (local_now.year if month != 2 or day != 29 else 2024)
+    placeholder = year or (local_year if month != 2 or day != 29 else 2024)
     return ParsedDate(_aware(_make_date(placeholder, month, day), clock, zone), has_year=has_year)
 
 

@@ -53,6 +53,14 @@ class FetchRecord:
 
 
 @dataclass(frozen=True)
+class BodyPart:
+    """One block of an article body: plain text to be shown under `tag`, or (tag "") markup to sanitize."""
+
+    tag: str
+    content: str
+
+
+@dataclass(frozen=True)
 class DateCandidate:
     """A date string found in a page, with where it was found."""
 
@@ -79,7 +87,8 @@ class RawArticle:
     site_name: str | None = None
     #: Already cleaned with text.clean_text, in order, none empty.
     body_paragraphs: list[str] = field(default_factory=list)
-    body_html: str = ""
+    #: The body as HTML blocks, in order; sanitize.render_body() turns them into body_html.
+    body_parts: list[BodyPart] = field(default_factory=list)
     #: field name -> where its value came from (profile, jsonld, meta, dom, ...).
     field_sources: dict[str, str] = field(default_factory=dict)
     profile: str = "generic"

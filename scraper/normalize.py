@@ -9,7 +9,7 @@ from scraper import settings
 from scraper.dates import BadDate, ParsedDate, infer_year, parse_date
 from scraper.models import Article, DateCandidate, RawArticle
 from scraper.profiles import Profile
-from scraper.sanitize import sanitize_html
+from scraper.sanitize import render_body
 from scraper.text import clean_text, has_bidi_controls, join_paragraphs
 from scraper.urls import canonicalize, host_of, join, match_id
 
@@ -194,7 +194,7 @@ def normalize(raw: RawArticle, *, url: str, profile: Profile, fetched_at: dateti
         tags=tags,
         language=language,
         body_text=body_text,
-        body_html=sanitize_html(raw.body_html, base_url=url),
+        body_html=render_body(raw.body_parts, base_url=url),
         parse_status=status,
         profile=raw.profile,
         field_sources=dict(sorted(raw.field_sources.items())),

@@ -8,6 +8,8 @@ from urllib.parse import urljoin
 
 import nh3
 
+from scraper.models import BodyPart
+
 #: Paragraphs, headings, lists, quotes, links, emphasis and images; nothing else survives.
 ALLOWED_TAGS = frozenset(
     {
@@ -82,3 +84,16 @@ def sanitize_html(fragment: str, *, base_url: str | None = None) -> str:
         return f'{found.group(1)}{found.group(2)}="{html.escape(target, quote=True)}"'
 
     return _RELATIVE_URL.sub(absolute, clean)
+
+
+def render_body(parts: list[BodyPart], *, base_url: str | None = None) -> str:
+    """Assemble body_html: plain-text blocks are escaped into their tag; any markup goes through nh3."""
+    pieces = []
+    for part in parts:
+        if part.tag:
+            pieces.append(f"<{part.tag}>{html.escape(part.content, quote=False)}</{part.tag}>")
+        else:
+            cleaned = sanitize_html(part.content, base_url=base_url)
+            if cleaned:
+                pieces.append(cleaned)
+    return "\n".join(pieces)

@@ -6,7 +6,7 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from scraper.models import DateCandidate, RawArticle
+from scraper.models import BodyPart, DateCandidate, RawArticle
 from scraper.parse.blocks import split_blocks
 from scraper.parse import css
 from scraper.parse.body import extract_body
@@ -106,8 +106,7 @@ def _apply_profile(document: LexborHTMLParser, profile: Profile, raw: RawArticle
             setattr(raw, attribute, _strip_labels(_value(selector, node), profile.labels.get(name, ())))
             raw.field_sources[_RECORD_NAME.get(attribute, attribute)] = "profile"
         elif name == "body":
-            raw.body_paragraphs = split_blocks(node)
-            raw.body_html = node.inner_html or ""
+            raw.body_paragraphs, raw.body_parts = split_blocks(node)
             raw.field_sources["body"] = "profile"
         elif text := clean_text(_value(selector, node)):
             dates = raw.published if name == "published" else raw.modified
@@ -200,6 +199,6 @@ def parse_html(html: str, profile: Profile) -> RawArticle:
         body = extract_body(tree, jsonld_body=jsonld_body if isinstance(jsonld_body, str) else None)
         if body.paragraphs:
             raw.body_paragraphs = list(body.paragraphs)
-            raw.body_html = body.html
+            raw.body_parts = [BodyPart("", body.html)]
             raw.field_sources["body"] = body.source
     return raw

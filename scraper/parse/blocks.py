@@ -1,9 +1,10 @@
-"""Split an article container into paragraph texts, in document order."""
+"""Split an article container into paragraphs: their text, and their HTML as body parts, in order."""
 
 from __future__ import annotations
 
 from selectolax.lexbor import LexborNode
 
+from scraper.models import BodyPart
 from scraper.text import clean_text
 
 #: Elements that are one paragraph each, whatever is inside.
@@ -59,41 +60,70 @@ SKIPPED = frozenset(
 )
 
 
-def _flush(run: list[str], texts: list[str]) -> None:
-    if run:
-        text = clean_text("".join(run))
-        if text:
-            texts.append(text)
-        run.clear()
+#: Plain-text blocks keep their own tag when it is allowed in body_html; others become paragraphs.
+_TEXT_TAGS = {"h1": "h2", "h2": "h2", "h3": "h3", "h4": "h4", "h5": "h5", "h6": "h6", "pre": "pre"}
+#: Containers whose structure matters (lists, quotes, tables): their markup is kept whole.
+_STRUCTURED = frozenset({"ul", "ol", "dl", "blockquote", "table"})
 
 
-def _walk(node: LexborNode, texts: list[str]) -> None:
+def _plain(node: LexborNode) -> bool:
+    """Tell whether an element holds one text node and nothing else (most paragraphs of an article)."""
+    child = node.child
+    return child is None or (child.is_text_node and child.next is None)
+
+
+def _flush(run: list[LexborNode], texts: list[str], parts: list[BodyPart]) -> None:
+    if not run:
+        return
+    raw = "".join(n.text_content or "" if n.is_text_node else n.text(deep=True) for n in run)
+    text = clean_text(raw)
+    if text:
+        texts.append(text)
+        if all(n.is_text_node for n in run):
+            parts.append(BodyPart("p", text))
+        else:
+            parts.append(BodyPart("", "<p>" + "".join(n.html or "" for n in run) + "</p>"))
+    run.clear()
+
+
+def _walk(node: LexborNode, texts: list[str], parts: list[BodyPart]) -> None:
     # Inline content between blocks (text, links, <b>...) forms a paragraph of its own;
     # a <br> inside it starts a new one, as a reader sees it.
-    run: list[str] = []
+    run: list[LexborNode] = []
     for child in node.iter(include_text=True):
         tag = child.tag
         if tag in LEAF_BLOCKS:
-            _flush(run, texts)
+            _flush(run, texts, parts)
             text = clean_text(child.text(deep=True))
             if text:
                 texts.append(text)
+                if _plain(child):
+                    parts.append(BodyPart(_TEXT_TAGS.get(tag, "p"), text))
+                else:
+                    parts.append(BodyPart("", child.html or ""))
+        elif tag in _STRUCTURED:
+            _flush(run, texts, parts)
+            before = len(texts)
+            _walk(child, texts, [])
+            if len(texts) > before:
+                parts.append(BodyPart("", child.html or ""))
         elif tag in CONTAINERS:
-            _flush(run, texts)
-            _walk(child, texts)
+            _flush(run, texts, parts)
+            _walk(child, texts, parts)
         elif tag == "br":
-            _flush(run, texts)
+            _flush(run, texts, parts)
         elif tag == "-text":
             content = child.text_content
             if content and (run or not content.isspace()):
-                run.append(content)
+                run.append(child)
         elif tag not in SKIPPED:
-            run.append(child.text(deep=True))
-    _flush(run, texts)
+            run.append(child)
+    _flush(run, texts, parts)
 
 
-def split_blocks(container: LexborNode) -> list[str]:
-    """Return the cleaned paragraphs of `container` in order; nested containers are read through."""
+def split_blocks(container: LexborNode) -> tuple[list[str], list[BodyPart]]:
+    """Return the cleaned paragraphs of `container` in order, and the same blocks as body parts."""
     texts: list[str] = []
-    _walk(container, texts)
-    return texts
+    parts: list[BodyPart] = []
+    _walk(container, texts, parts)
+    return texts, parts
