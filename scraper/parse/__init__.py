@@ -7,8 +7,8 @@ import re
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from scraper.models import BodyPart, DateCandidate, RawArticle
-from scraper.parse.blocks import split_blocks
 from scraper.parse import css
+from scraper.parse.blocks import split_blocks
 from scraper.parse.body import extract_body
 from scraper.parse.metadata import Metadata, jsonld_image, jsonld_people, jsonld_text, read_metadata
 from scraper.profiles import Profile, Selector
