@@ -121,9 +121,7 @@ def load_references() -> tuple[dict[str, Extractor], dict[str, str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fixtures", type=Path, default=REPO / "fixtures" / "extraction-dev")
     parser.add_argument("--repeat", type=int, default=5, help="timed passes per extractor (best is kept)")
     args = parser.parse_args(argv)
@@ -164,24 +162,16 @@ def main(argv: list[str] | None = None) -> int:
         if name != "project":
             results[name]["speed_ratio_vs_project"] = round(speed / project_speed, 4)
     if "trafilatura" in results:
-        results["project"]["speedup_vs_trafilatura"] = round(
-            project_speed / results["trafilatura"]["pages_per_s"], 2
-        )
+        results["project"]["speedup_vs_trafilatura"] = round(project_speed / results["trafilatura"]["pages_per_s"], 2)
 
     print(f"{len(pages)} pages, one thread, best of {max(1, args.repeat)} timed passes")
     header = ("extractor", "F1", "prec", "recall", "pages/s", "ms/page", "x project")
-    print(
-        f"{header[0]:<18} "
-        + " ".join(f"{h:>{w}}" for h, w in zip(header[1:], (6, 6, 6, 9, 8, 9), strict=True))
-    )
+    print(f"{header[0]:<18} " + " ".join(f"{h:>{w}}" for h, w in zip(header[1:], (6, 6, 6, 9, 8, 9), strict=True)))
     for name in extractors:
         row = results[name]
         speed = row["pages_per_s"]
         f1, prec, rec = (f"{row[k]:.3f}" if k in row else "-" for k in ("f1", "precision", "recall"))
-        print(
-            f"{name:<18} {f1:>6} {prec:>6} {rec:>6} {speed:>9.1f} {1000 / speed:>8.2f} "
-            f"{speed / project_speed:>9.3f}"
-        )
+        print(f"{name:<18} {f1:>6} {prec:>6} {rec:>6} {speed:>9.1f} {1000 / speed:>8.2f} {speed / project_speed:>9.3f}")
     print(json.dumps(results, sort_keys=False))
     return 0
 

@@ -104,9 +104,7 @@ def _detect_cyrillic(sample: bytes) -> str | None:
     high = len(sample.translate(None, _ASCII))
     if not high:
         return None
-    counts = {
-        name: len(_LOWER_CYRILLIC.findall(sample.decode(name, "replace"))) for name in _CYRILLIC_ENCODINGS
-    }
+    counts = {name: len(_LOWER_CYRILLIC.findall(sample.decode(name, "replace"))) for name in _CYRILLIC_ENCODINGS}
     best = max(counts, key=lambda name: counts[name])
     return best if counts[best] >= 0.6 * high else None
 

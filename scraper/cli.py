@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -70,14 +71,8 @@ def _open_archive(path: Path) -> Archive:
 @click.option("-q", "--quiet", is_flag=True, help="Log only errors.")
 def cli(verbose: int, quiet: bool) -> None:
     """Archive news sites into SQLite and browse them with Datasette."""
-    level = (
-        logging.ERROR
-        if quiet
-        else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
-    )
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
 @cli.command("url")
@@ -143,9 +138,7 @@ def url_command(
 
 @cli.command("parse")
 @click.argument("file", type=click.File("rb"))
-@click.option(
-    "--url", required=True, help="The URL the page was saved from (for links, site and article id)."
-)
+@click.option("--url", required=True, help="The URL the page was saved from (for links, site and article id).")
 @PROFILE_OPTION
 @click.option(
     "--fetched-at",
@@ -204,51 +197,145 @@ def reparse_command(db_path: Path) -> None:
     )
 
 
-@cli.command("demo-site")
+@cli.command("crawl")
+@click.argument("schedule_name", metavar="SCHEDULE")
+@DB_OPTION
+@click.option("--max-pages", type=click.IntRange(min=1), help="Fetch at most this many pages in this run.")
 @click.option(
-    "--port",
-    type=int,
-    default=settings.DEMO_PORT,
-    show_default=True,
-    help="Port on 127.0.0.1 (0: any free one).",
+    "--allow-private",
+    is_flag=True,
+    help=f"Allow loopback and private addresses (also: allow_private in the schedule, {settings.ALLOW_PRIVATE_ENV}=1).",
 )
+def crawl_command(schedule_name: str, db_path: Path, max_pages: int | None, allow_private: bool) -> None:
+    """Run one crawl of SCHEDULE (a name in schedules/ or a .toml file) now.
+
+    Resumes whatever an interrupted run left in the frontier. Exits 1 if any
+    URL finally failed, with a summary on stderr.
+    """
+    from scraper.config import find_schedule
+    from scraper.crawl.run import crawl_once
+
+    try:
+        schedule = find_schedule(schedule_name)
+    except UsageError as exc:
+        _fail(str(exc), 2)
+    except ScrapeError as exc:
+        _fail(str(exc))
+    archive = _open_archive(db_path)
+    display = _ProgressLine() if sys.stderr.isatty() else None
+    try:
+        summary = crawl_once(
+            schedule,
+            archive,
+            max_pages=max_pages,
+            allow_private=allow_private or settings.allow_private_from_env(),
+            on_progress=display.update if display else None,
+        )
+    except ScrapeError as exc:
+        _fail(str(exc))
+    finally:
+        if display:
+            display.close()
+        archive.close()
+    click.echo(
+        f"{summary.schedule}: run {summary.run_id} {summary.status}: {summary.pages_fetched} pages fetched, "
+        f"{summary.new_articles} new articles, {summary.new_versions} new versions, {summary.errors} failed"
+        + (f" ({summary.message})" if summary.message else "")
+        + ".",
+        err=True,
+    )
+    sys.exit(0 if summary.errors == 0 and summary.status in ("completed", "capped") else 1)
+
+
+class _ProgressLine:
+    """A one-line live status on a terminal, rewritten in place."""
+
+    def __init__(self) -> None:
+        self._last = 0.0
+
+    def update(self, progress: Any) -> None:
+        now = time.monotonic()
+        if now - self._last < 0.2:
+            return
+        self._last = now
+        elapsed = max(now - progress.started, 1e-6)
+        line = (
+            f"fetched {progress.fetched} ({progress.fetched / elapsed:.0f}/s) · new {progress.new_articles}"
+            f" · versions {progress.new_versions} · retries {progress.retries} · failed {progress.errors}"
+        )
+        click.echo(f"\r{line}\x1b[K", nl=False, err=True)
+
+    def close(self) -> None:
+        click.echo("", err=True)
+
+
+@cli.command("demo-site")
+@click.option("--port", type=int, default=settings.DEMO_PORT, show_default=True, help="Port on 127.0.0.1 (0: any).")
+@click.option("--articles", type=click.IntRange(min=1), default=60, show_default=True, help="How many articles.")
+@click.option("--hostile/--no-hostile", default=True, show_default=True, help="Include misbehaving articles.")
+@click.option("--crawl-delay", type=float, default=0.05, show_default=True, help="Crawl-delay in robots.txt (0: none).")
 @click.option(
     "--root",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="Also serve the files in this folder (e.g. fixtures/).",
+    help="Also serve the files in this folder under /files/ (e.g. fixtures/).",
 )
-def demo_site_command(port: int, root: Path | None) -> None:
+def demo_site_command(port: int, articles: int, hostile: bool, crawl_delay: float, root: Path | None) -> None:
     """Serve the offline demo news site on 127.0.0.1 in the foreground (Ctrl-C stops it)."""
     from scraper.demosite.app import run
+    from scraper.demosite.site import NewsSite
 
+    site = NewsSite(articles=articles, hostile=hostile, crawl_delay=crawl_delay or None)
     try:
-        run(port=port, root=root, on_ready=lambda url: click.echo(f"Serving the demo news site on {url}"))
+        run(
+            port=port,
+            site=site,
+            root=root,
+            on_ready=lambda url: click.echo(f"Serving the demo news site on {url}"),
+        )
     except OSError as exc:
         _fail(f"Cannot serve the demo site on port {port}: {exc.strerror or exc}.")
 
 
 @cli.command("demo")
 @DB_OPTION
-@click.option(
-    "--site-port", type=int, default=settings.DEMO_PORT, show_default=True, help="Port of the demo news site."
-)
 @click.option("--port", type=int, default=settings.SERVE_PORT, show_default=True, help="Port of Datasette.")
-@click.option(
-    "--no-serve", is_flag=True, help="Archive the demo site, then exit instead of starting Datasette."
-)
-def demo_command(db_path: Path, site_port: int, port: int, no_serve: bool) -> None:
-    """Archive the bundled offline demo news site into the archive and open it in Datasette."""
-    from scraper.demosite.demo import archive_demo, serve_datasette
+@click.option("--no-serve", is_flag=True, help="Crawl the demo site into the archive, then exit instead of serving.")
+def demo_command(db_path: Path, port: int, no_serve: bool) -> None:
+    """Serve the bundled offline news site, crawl it into the archive (schedules/demo.toml), open it in Datasette."""
+    from scraper.config import find_schedule
+    from scraper.demosite.demo import crawl_demo, serve_datasette
 
     try:
-        result = archive_demo(db_path, site_port=site_port, log=lambda line: click.echo(line, err=True))
+        schedule = find_schedule("demo")
+        base, summary = crawl_demo(schedule, db_path, port=settings.DEMO_PORT)
     except ScrapeError as exc:
         _fail(str(exc))
-    click.echo(f"Archived {result.archived} articles into {db_path} ({result.failed} failed).", err=True)
+    click.echo(
+        f"Crawled the demo site at {base} into {db_path}: {summary.pages_fetched} pages, "
+        f"{summary.new_articles} new articles, {summary.new_versions} new versions, "
+        f"{summary.errors} failed (the site has misbehaving articles on purpose).",
+        err=True,
+    )
     if no_serve:
-        sys.exit(1 if result.failed else 0)
+        sys.exit(0 if summary.status == "completed" else 1)
     click.echo(f"Browse the archive at http://127.0.0.1:{port}/ (Ctrl-C stops).", err=True)
     sys.exit(serve_datasette(db_path, port=port))
+
+
+@cli.command("serve")
+@DB_OPTION
+@click.option("--port", type=int, default=settings.SERVE_PORT, show_default=True, help="Port on 127.0.0.1.")
+def serve_command(db_path: Path, port: int) -> None:
+    """Browse the archive in Datasette on 127.0.0.1 (read-only)."""
+    import subprocess
+
+    if not db_path.exists():
+        _fail(f"There is no archive at {db_path}; run `scrape crawl` or `scrape url` first.")
+    command = [sys.executable, "-m", "datasette", "serve", str(db_path), "--host", "127.0.0.1", "--port", str(port)]
+    try:
+        sys.exit(subprocess.call(command))
+    except KeyboardInterrupt:
+        sys.exit(0)
 
 
 def main() -> None:

@@ -67,9 +67,7 @@ _COMMON = re.compile(
     re.IGNORECASE,
 )
 # "12 марта 2024, 13:45", "12 наурыз", "March 12, 2024 1:45 PM", "2024 жылғы 12 наурыз"
-_DAY_MONTH = re.compile(
-    rf"(?<!\d)(\d{{1,2}})(?:-?(?:го|е|ші|шы))?\s+({_WORD})(?:\s*,?\s*(\d{{4}}))?", re.IGNORECASE
-)
+_DAY_MONTH = re.compile(rf"(?<!\d)(\d{{1,2}})(?:-?(?:го|е|ші|шы))?\s+({_WORD})(?:\s*,?\s*(\d{{4}}))?", re.IGNORECASE)
 _MONTH_DAY = re.compile(rf"\b({_WORD})\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:\s*,\s*|\s+)(\d{{4}})?", re.IGNORECASE)
 _YEAR_DAY_MONTH = re.compile(
     rf"(?<!\d)(\d{{4}})\s*(?:ж\.?|жылғы|жыл|г\.?|года)?\s+(\d{{1,2}})\s+({_WORD})", re.IGNORECASE
@@ -265,9 +263,7 @@ def parse_date(text: str, *, zone: ZoneInfo, now: datetime) -> ParsedDate | None
     return _dated(month, day, year, _time_of(text), zone, now)
 
 
-def _dated(
-    month: int, day: int, year: int | None, clock: time | None, zone: ZoneInfo, now: datetime
-) -> ParsedDate:
+def _dated(month: int, day: int, year: int | None, clock: time | None, zone: ZoneInfo, now: datetime) -> ParsedDate:
     has_year = year is not None
     local_year = now.astimezone(zone).year
     # Feb 29 exists only in leap years, so an unknown year defaults to one that has it.

@@ -122,6 +122,4 @@ def iter_dev_set(path: str | Path) -> Iterator[DevPage]:
     for page_id in sorted(truth):
         item = truth[page_id]
         raw = gzip.decompress((root / "html" / f"{page_id}.html.gz").read_bytes())
-        yield DevPage(
-            page_id, item.get("url", ""), raw.decode("utf-8", "replace"), item.get("articleBody", "")
-        )
+        yield DevPage(page_id, item.get("url", ""), raw.decode("utf-8", "replace"), item.get("articleBody", ""))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -129,16 +130,24 @@ class Fetcher:
         """Close every pooled connection."""
         await self._client.aclose()
 
-    async def fetch(self, url: str, *, headers: dict[str, str] | None = None) -> Page:
+    async def fetch(
+        self,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        before_request: Callable[[], Awaitable[None]] | None = None,
+    ) -> Page:
         """Fetch `url`, following redirects, and return the final response as a Page.
 
         Any HTTP status is returned as a Page (the caller decides what a 404 means);
         a failure with no usable response raises FetchError with a closed-set `kind`.
+        `before_request` is awaited before each request goes out, redirect hops
+        included (the crawler's per-host politeness).
         """
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self.policy.total_timeout):
-                return await self._follow(url, dict(headers or {}), started)
+                return await self._follow(url, dict(headers or {}), started, before_request)
         except TimeoutError:
             raise FetchError(
                 f"Fetching {url} took longer than the {self.policy.total_timeout:g} s allowed in total.",
@@ -148,9 +157,7 @@ class Fetcher:
         except FetchError:
             raise
         except httpx.TimeoutException as exc:
-            raise FetchError(
-                f"Fetching {url} timed out ({type(exc).__name__}).", url=url, kind="timeout"
-            ) from exc
+            raise FetchError(f"Fetching {url} timed out ({type(exc).__name__}).", url=url, kind="timeout") from exc
         except httpx.ConnectError as exc:
             raise FetchError(
                 f"Could not connect to {url}: {_reason(exc, 'connection refused')}.",
@@ -173,18 +180,24 @@ class Fetcher:
         except httpx.HTTPError as exc:
             raise FetchError(f"Fetching {url} failed: {exc}.", url=url, kind="http_error") from exc
 
-    async def _follow(self, url: str, headers: dict[str, str], started: float) -> Page:
+    async def _follow(
+        self,
+        url: str,
+        headers: dict[str, str],
+        started: float,
+        before_request: Callable[[], Awaitable[None]] | None,
+    ) -> Page:
         hops: list[str] = []
         current = url
         while True:
+            if before_request is not None:
+                await before_request()
             request = self._client.build_request("GET", current, headers=headers)
             try:
                 response = await self._client.send(request, stream=True)
             except BlockedURLError as exc:
                 # The guard only knows host and port; name the URL the user will recognise.
-                raise BlockedURLError(
-                    str(exc).replace(exc.url, current), url=current, kind=exc.kind
-                ) from None
+                raise BlockedURLError(str(exc).replace(exc.url, current), url=current, kind=exc.kind) from None
             try:
                 location = response.headers.get("location")
                 if response.status_code in REDIRECT_STATUSES and location:

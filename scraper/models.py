@@ -161,3 +161,42 @@ class Article:
         """Return the record as a plain dict in RECORD_FIELDS order."""
         data = asdict(self)
         return {name: data[name] for name in RECORD_FIELDS}
+
+
+@dataclass(frozen=True)
+class Discovered:
+    """A URL found on a listing page, feed or sitemap, to be queued in the frontier."""
+
+    url: str
+    kind: str  # listing, feed, sitemap, article, revisit
+    depth: int = 0
+    #: A sitemap's lastmod, so an archived article that changed since its last fetch is re-visited now.
+    lastmod: str | None = None
+
+
+@dataclass(frozen=True)
+class FrontierItem:
+    """A URL claimed from the frontier for fetching."""
+
+    schedule: str
+    url: str
+    kind: str
+    depth: int
+    tries: int
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class FrontierUpdate:
+    """What becomes of a frontier URL, written in the same transaction as its fetch row."""
+
+    item: FrontierItem
+    #: done, failed, or queued (a retry after `due_at`).
+    state: str
+    run_id: int
+    due_at: datetime | None = None
+    error: str | None = None
+    discovered: tuple[Discovered, ...] = ()
+    #: False when the URL was not requested at all (robots.txt, a deferred host).
+    fetched: bool = True

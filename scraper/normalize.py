@@ -126,15 +126,10 @@ def _settle_dates(
             else:
                 # A year from the page's own metadata beats a guess from the fetch time.
                 hint = next((c for c in raw.modified if c.origin != "visible"), None)
-                hint_value = (
-                    modified_value if hint is not None and modified and modified[0].has_year else None
-                )
+                hint_value = modified_value if hint is not None and modified and modified[0].has_year else None
                 published_value = infer_year(parsed, now=now, hint=hint_value)
                 published_from = "visible" if hint_value is not None else "inferred"
-    if (
-        published_value
-        and published_value > now.astimezone(profile.zone).replace(microsecond=0) + _FUTURE_SLACK
-    ):
+    if published_value and published_value > now.astimezone(profile.zone).replace(microsecond=0) + _FUTURE_SLACK:
         warnings.append(f"published: {published_value.isoformat()} is in the future; ignored")
         published_value, published_from = None, None
     return (
@@ -158,9 +153,7 @@ def normalize(raw: RawArticle, *, url: str, profile: Profile, fetched_at: dateti
     """Build the normalized Article from what the parser found on the page at `url`."""
     warnings: list[str] = []
     canonical_url = _canonical(url, raw.canonical_href)
-    published_at, published_raw, published_from, modified_at = _settle_dates(
-        raw, profile, fetched_at, warnings
-    )
+    published_at, published_raw, published_from, modified_at = _settle_dates(raw, profile, fetched_at, warnings)
     views = parse_views(raw.views_raw)
     if raw.views_raw and views is None:
         warnings.append(f"views: {clean_text(raw.views_raw)!r} is not a count")

@@ -75,9 +75,7 @@ def parse_page(page: Page, profile: Profile) -> Article:
         raise ParseError(f"{page.final_url} is {page.content_type}, not an HTML page.", url=page.url)
     if not page.text.strip():
         raise ParseError(f"{page.final_url} returned an empty page.", url=page.url)
-    article = normalize(
-        parse_html(page.text, profile), url=page.url, profile=profile, fetched_at=page.fetched_at
-    )
+    article = normalize(parse_html(page.text, profile), url=page.url, profile=profile, fetched_at=page.fetched_at)
     if article.parse_status == "ok" and is_cut_off(page.text):
         # The response was complete but the document stops mid-page: never let it replace a good capture.
         article.parse_status = "partial"

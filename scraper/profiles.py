@@ -119,9 +119,7 @@ def profile_from_dict(data: dict[str, Any], path: str) -> Profile:
     if not isinstance(raw_labels, dict):
         raise _fail(path, "labels", "must be a table")
     # Longest first, so "Фото:" is tried before "Фото".
-    labels = {
-        key: tuple(sorted(_strings(raw_labels, key, path), key=len, reverse=True)) for key in raw_labels
-    }
+    labels = {key: tuple(sorted(_strings(raw_labels, key, path), key=len, reverse=True)) for key in raw_labels}
     return Profile(
         name=name,
         hosts=tuple(h.lower() for h in _strings(data, "hosts", path)),

@@ -12,8 +12,7 @@ DEFAULT_DB_PATH = Path("archive.db")
 
 #: Sites see who we are and how to reach us.
 USER_AGENT = (
-    f"news-archive-scraper/{VERSION} "
-    "(+https://github.com/news-archive/scraper; archive bot; honours robots.txt)"
+    f"news-archive-scraper/{VERSION} (+https://github.com/news-archive/scraper; archive bot; honours robots.txt)"
 )
 
 # Fetch limits. httpx's timeouts apply per socket operation, so a server that
@@ -28,6 +27,18 @@ DECOMPRESS_STEP = 256 * 1024
 MAX_REDIRECTS = 10
 #: Longest URL we follow (the old IE limit that Scrapy also uses); longer ones are crawler traps.
 MAX_URL_LENGTH = 2083
+
+# Crawling.
+#: Links taken from one listing page at most (crawler traps have endless ones).
+MAX_OUTLINKS = 1000
+#: The longest Retry-After we wait for within a run; a longer one ends that URL's tries for the run.
+MAX_RETRY_AFTER = 600.0
+#: A robots.txt Crawl-delay above this defers the host to a later run instead of stalling this one.
+MAX_CRAWL_DELAY = 30.0
+#: HTTP statuses worth trying again later.
+RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: Fetch failures worth trying again later (FetchError.kind).
+RETRY_KINDS = frozenset({"timeout", "connect_error", "connection_reset", "truncated", "protocol_error"})
 
 #: Loopback and private addresses are refused unless this is set (tests, the demo).
 ALLOW_PRIVATE_ENV = "SCRAPE_ALLOW_PRIVATE"

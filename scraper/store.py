@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import sqlite3
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +19,19 @@ import sqlite_utils
 
 from scraper import settings
 from scraper.errors import StoreError
-from scraper.models import CONTENT_FIELDS, Article, FetchRecord, Page
+from scraper.models import (
+    CONTENT_FIELDS,
+    Article,
+    Discovered,
+    FetchRecord,
+    FrontierItem,
+    FrontierUpdate,
+    Page,
+)
 from scraper.urls import canonicalize
 
 #: Bumped by every migration; stored in PRAGMA user_version.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA_V1 = """
 -- Full-text search (articles_fts) covers what people search: title, lead and body.
@@ -164,8 +174,52 @@ def _statements(script: str) -> list[str]:
     return statements
 
 
+_SCHEMA_V2 = """
+-- The crawl frontier: what each schedule still has to fetch, so a killed crawl resumes.
+CREATE TABLE frontier (
+    schedule TEXT NOT NULL,
+    url TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    depth INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    due_at TEXT NOT NULL,
+    tries INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    discovered_at TEXT NOT NULL,
+    run_id INTEGER,
+    PRIMARY KEY (schedule, url)
+);
+CREATE INDEX frontier_due ON frontier(schedule, state, priority, due_at);
+CREATE TABLE crawl_runs (
+    id INTEGER PRIMARY KEY,
+    schedule TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    scheduled_for TEXT,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    status TEXT NOT NULL,
+    pages_fetched INTEGER NOT NULL DEFAULT 0,
+    new_articles INTEGER NOT NULL DEFAULT 0,
+    new_versions INTEGER NOT NULL DEFAULT 0,
+    errors INTEGER NOT NULL DEFAULT 0,
+    message TEXT,
+    pid INTEGER
+);
+CREATE INDEX crawl_runs_schedule ON crawl_runs(schedule, started_at);
+ALTER TABLE articles ADD COLUMN last_checked_at TEXT
+"""
+
+
+def _migrate_to_2(db: sqlite_utils.Database) -> None:
+    for statement in _statements(_SCHEMA_V2 + ";"):
+        db.execute(statement)
+
+
 #: version -> the step that brings the schema from version-1 to version, run in one transaction.
-MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {1: _migrate_to_1}
+MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {1: _migrate_to_1, 2: _migrate_to_2}
+#: Frontier kinds in the order they are fetched: discovery first, then new articles, then re-visits.
+PRIORITIES = {"robots": 0, "feed": 1, "sitemap": 2, "listing": 3, "article": 4, "revisit": 5}
 
 
 @dataclass(frozen=True)
@@ -199,6 +253,11 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
+def _stamp(value: datetime) -> str:
+    """A frontier time: UTC with milliseconds, one fixed width so the strings sort as the times do."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
 def _describe(exc: sqlite3.Error, path: str) -> str:
     message = str(exc)
     lowered = message.lower()
@@ -214,7 +273,7 @@ def _describe(exc: sqlite3.Error, path: str) -> str:
     if "not a database" in lowered or "malformed" in lowered:
         return f"The archive {path} is corrupt ({message}). Restore it from a backup (see `scrape backup`)."
     if "locked" in lowered or "busy" in lowered:
-        return f"The archive {path} stayed locked by another writer for {settings.BUSY_TIMEOUT_S:g} s."
+        return f"The archive {path} is locked by another writer (waited up to {settings.BUSY_TIMEOUT_S:g} s)."
     return f"The archive {path} failed: {message}."
 
 
@@ -246,11 +305,24 @@ class Archive:
                     path=self.path,
                 )
         if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            conn.execute("PRAGMA journal_mode = WAL")
+            self._switch_to_wal()
         # NORMAL is durable across application crashes in WAL mode; see the README's reliability section.
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         self.migrate()
+
+    def _switch_to_wal(self) -> None:
+        # Changing the journal mode needs the file to itself and SQLite does not wait for that
+        # with the busy handler, so a second process opening a new archive retries here.
+        deadline = time.monotonic() + settings.BUSY_TIMEOUT_S
+        while True:
+            try:
+                self.db.conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01 + random.random() * 0.04)
 
     def close(self) -> None:
         """Close the connection (the WAL is checkpointed by SQLite when the last one closes)."""
@@ -287,10 +359,12 @@ class Archive:
     def migrate(self) -> None:
         """Bring the schema up to SCHEMA_VERSION, each step in one transaction with its user_version."""
         while self.schema_version < SCHEMA_VERSION:
-            target = self.schema_version + 1
             with self.transaction() as db:
-                MIGRATIONS[target](db)
-                db.execute(f"PRAGMA user_version = {target}")
+                # Read again under the write lock: another process may have migrated meanwhile.
+                current = self.schema_version
+                if current < SCHEMA_VERSION:
+                    MIGRATIONS[current + 1](db)
+                    db.execute(f"PRAGMA user_version = {current + 1}")
         if self.schema_version > SCHEMA_VERSION:
             raise StoreError(
                 f"The archive {self.path} was written by a newer version of this program "
@@ -345,22 +419,32 @@ class Archive:
         )
 
     def record_fetch(
-        self, record: FetchRecord, *, page: Page | None = None, run_id: int | None = None, gone: bool = False
+        self,
+        record: FetchRecord,
+        *,
+        page: Page | None = None,
+        run_id: int | None = None,
+        gone: bool = False,
+        not_modified: bool = False,
+        frontier: FrontierUpdate | None = None,
     ) -> None:
-        """Write a ledger row for a fetch that archived no article (a failure, a listing, a feed).
+        """Write a ledger row for a fetch that archived no article (a failure, a listing, a feed, a 304).
 
-        With `gone` (a 404 or 410), an archived article at that URL is marked removed, keeping its versions.
+        With `gone` (a 404 or 410), an archived article at that URL is marked removed, keeping its versions;
+        with `not_modified` (a 304) only its check time moves. A frontier update goes in the same transaction.
         """
         with self.transaction() as db:
             if page is not None and record.page_hash:
                 self._insert_page(db, page)
             self._insert_fetch(db, record, run_id)
-            if gone:
+            if gone or not_modified:
                 url = self.resolve_url(record.url)
-                db.execute(
-                    "UPDATE articles SET removed_at = ? WHERE url = ? AND removed_at IS NULL",
-                    (_iso(record.fetched_at), url),
-                )
+                at = _iso(record.fetched_at)
+                if gone:
+                    db.execute("UPDATE articles SET removed_at = ? WHERE url = ? AND removed_at IS NULL", (at, url))
+                db.execute("UPDATE articles SET last_checked_at = ? WHERE url = ?", (at, url))
+            if frontier is not None:
+                self._update_frontier(db, frontier, failed=frontier.state == "failed")
 
     def resolve_url(self, url: str) -> str:
         """Return the canonical article URL that `url` is, or is an alias of."""
@@ -369,17 +453,24 @@ class Archive:
         return str(row[0]) if row else key
 
     def record_capture(
-        self, record: FetchRecord, page: Page, article: Article, *, run_id: int | None = None
+        self,
+        record: FetchRecord,
+        page: Page,
+        article: Article,
+        *,
+        run_id: int | None = None,
+        frontier: FrontierUpdate | None = None,
     ) -> CaptureResult:
         """Archive one parsed page: raw page, fetch row, article, version and view count, all or nothing."""
         with self.transaction() as db:
             key = self._insert_page(db, page)
             self._insert_fetch(db, record, run_id)
-            return self._store_article(db, article, page, key)
+            result = self._store_article(db, article, page, key)
+            if frontier is not None:
+                self._update_frontier(db, frontier, capture=result)
+            return result
 
-    def _store_article(
-        self, db: sqlite_utils.Database, article: Article, page: Page, key: str
-    ) -> CaptureResult:
+    def _store_article(self, db: sqlite_utils.Database, article: Article, page: Page, key: str) -> CaptureResult:
         url = article.canonical_url
         seen_at = _iso(page.fetched_at)
         digest = content_hash(article)
@@ -405,9 +496,7 @@ class Archive:
             if alias_key != url:
                 db.execute("INSERT OR IGNORE INTO url_aliases (alias, url) VALUES (?, ?)", (alias_key, url))
         existing = db.execute(
-            "SELECT content_hash, version, parse_status, "
-            + ", ".join(CONTENT_FIELDS)
-            + " FROM articles WHERE url = ?",
+            "SELECT content_hash, version, parse_status, " + ", ".join(CONTENT_FIELDS) + " FROM articles WHERE url = ?",
             (url,),
         ).fetchone()
         view_recorded = False
@@ -464,6 +553,171 @@ class Archive:
                 "body_html": article.body_html,
                 "page_hash": key,
             }
+        )
+
+    # -- the crawl frontier and runs ---------------------------------------
+
+    def start_run(self, schedule: str, *, trigger: str = "manual", scheduled_for: datetime | None = None) -> int:
+        """Open a crawl_runs row; runs of this schedule left 'running' by a killed process become 'interrupted'."""
+        import os
+
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE crawl_runs SET status = 'interrupted', ended_at = COALESCE(ended_at, ?),"
+                " message = COALESCE(message, 'the process stopped before the run ended')"
+                " WHERE schedule = ? AND status = 'running'",
+                (_now(), schedule),
+            )
+            cursor = db.execute(
+                "INSERT INTO crawl_runs (schedule, trigger, scheduled_for, started_at, status, pid)"
+                " VALUES (?, ?, ?, ?, 'running', ?)",
+                (schedule, trigger, _iso(scheduled_for) if scheduled_for else None, _now(), os.getpid()),
+            )
+            # A killed run's claimed URLs go back in the queue; they were never archived.
+            db.execute("UPDATE frontier SET state = 'queued' WHERE schedule = ? AND state = 'in_flight'", (schedule,))
+            return int(cursor.lastrowid or 0)
+
+    def finish_run(self, run_id: int, status: str, message: str | None = None) -> dict[str, Any]:
+        """Close a run and return its row; finished frontier entries of the schedule are cleared."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE crawl_runs SET status = ?, ended_at = ?, message = ? WHERE id = ?",
+                (status, _now(), message, run_id),
+            )
+            schedule = db.execute("SELECT schedule FROM crawl_runs WHERE id = ?", (run_id,)).fetchone()[0]
+            db.execute("DELETE FROM frontier WHERE schedule = ? AND state IN ('done', 'failed')", (schedule,))
+            db.execute("UPDATE frontier SET state = 'queued' WHERE schedule = ? AND state = 'in_flight'", (schedule,))
+        return self.run(run_id)
+
+    def run(self, run_id: int) -> dict[str, Any]:
+        """A crawl_runs row as a dict."""
+        cursor = self.db.execute("SELECT * FROM crawl_runs WHERE id = ?", (run_id,))
+        names = [column[0] for column in cursor.description]
+        return dict(zip(names, cursor.fetchone(), strict=True))
+
+    def seed(self, schedule: str, entries: list[Discovered], *, run_id: int) -> int:
+        """Queue start URLs and re-visits for this run (again, if an earlier run finished them)."""
+        now = _stamp(datetime.now(UTC))
+        with self.transaction() as db:
+            before = db.conn.total_changes
+            for entry in entries:
+                db.execute(
+                    "INSERT INTO frontier (schedule, url, kind, depth, state, priority, due_at, tries,"
+                    " discovered_at, run_id) VALUES (?, ?, ?, ?, 'queued', ?, ?, 0, ?, ?)"
+                    " ON CONFLICT (schedule, url) DO UPDATE SET state = 'queued', due_at = excluded.due_at,"
+                    " tries = 0, kind = excluded.kind, depth = excluded.depth, priority = excluded.priority"
+                    " WHERE frontier.state IN ('done', 'failed')",
+                    (schedule, entry.url, entry.kind, entry.depth, PRIORITIES[entry.kind], now, now, run_id),
+                )
+            return db.conn.total_changes - before
+
+    def claim(self, schedule: str, *, limit: int, now: datetime) -> list[FrontierItem]:
+        """Take up to `limit` due URLs (discovery first) and mark them in flight."""
+        with self.transaction() as db:
+            rows = db.execute(
+                "SELECT f.url, f.kind, f.depth, f.tries, a.etag, a.last_modified FROM frontier f"
+                " LEFT JOIN articles a ON a.url = f.url AND f.kind = 'revisit'"
+                " WHERE f.schedule = ? AND f.state = 'queued' AND f.due_at <= ?"
+                " ORDER BY f.priority, f.due_at LIMIT ?",
+                (schedule, _stamp(now), limit),
+            ).fetchall()
+            db.conn.executemany(
+                "UPDATE frontier SET state = 'in_flight' WHERE schedule = ? AND url = ?",
+                [(schedule, row[0]) for row in rows],
+            )
+        return [FrontierItem(schedule, *row) for row in rows]
+
+    def next_due(self, schedule: str) -> datetime | None:
+        """When the earliest queued URL of the schedule becomes due, or None if none is queued."""
+        row = self.db.execute(
+            "SELECT min(due_at) FROM frontier WHERE schedule = ? AND state = 'queued'", (schedule,)
+        ).fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+    def frontier_counts(self, schedule: str) -> dict[str, int]:
+        """How many frontier URLs of the schedule are in each state."""
+        rows = self.db.execute("SELECT state, count(*) FROM frontier WHERE schedule = ? GROUP BY state", (schedule,))
+        return {state: int(count) for state, count in rows}
+
+    def due_revisits(
+        self, sites: list[str], *, now: datetime, interval: Callable[[timedelta], timedelta | None]
+    ) -> list[str]:
+        """Archived, not removed articles of these sites whose re-visit interval (by age) has passed."""
+        if not sites:
+            return []
+        marks = ", ".join("?" for _ in sites)
+        rows = self.db.execute(
+            "SELECT url, COALESCE(published_at, first_seen_at), MAX(last_fetched_at, COALESCE(last_checked_at, ''))"
+            f" FROM articles WHERE site IN ({marks}) AND removed_at IS NULL",
+            sites,
+        )
+        due = []
+        for url, born, last in rows:
+            every = interval(now - datetime.fromisoformat(born))
+            if every is not None and now - datetime.fromisoformat(last) >= every:
+                due.append(str(url))
+        return due
+
+    def _update_frontier(
+        self,
+        db: sqlite_utils.Database,
+        update: FrontierUpdate,
+        *,
+        failed: bool = False,
+        capture: CaptureResult | None = None,
+    ) -> None:
+        item = update.item
+        fetched = update.fetched
+        due = _stamp(update.due_at or datetime.now(UTC))
+        tries = item.tries + 1 if fetched else item.tries
+        db.execute(
+            "UPDATE frontier SET state = ?, due_at = ?, tries = ?, last_error = ? WHERE schedule = ? AND url = ?",
+            (update.state, due, tries, update.error, item.schedule, item.url),
+        )
+        if update.discovered:
+            self._queue_discovered(db, item.schedule, update.discovered, update.run_id)
+        db.execute(
+            "UPDATE crawl_runs SET pages_fetched = pages_fetched + ?, new_articles = new_articles + ?,"
+            " new_versions = new_versions + ?, errors = errors + ? WHERE id = ?",
+            (
+                1 if fetched else 0,
+                1 if capture is not None and capture.new_article else 0,
+                1 if capture is not None and capture.new_version and not capture.new_article else 0,
+                1 if failed else 0,
+                update.run_id,
+            ),
+        )
+
+    def _queue_discovered(
+        self, db: sqlite_utils.Database, schedule: str, found: tuple[Discovered, ...], run_id: int
+    ) -> None:
+        """Queue discovered URLs not yet in the frontier; an archived article is re-visited only if its
+        sitemap lastmod is newer than its last fetch (a URL already archived is never fetched as new)."""
+        now = _stamp(datetime.now(UTC))
+        articles = [d for d in found if d.kind == "article"]
+        archived: dict[str, str] = {}
+        for start in range(0, len(articles), 500):
+            chunk = [d.url for d in articles[start : start + 500]]
+            marks = ", ".join("?" for _ in chunk)
+            for url, last in db.execute(
+                f"SELECT url, last_fetched_at FROM articles WHERE url IN ({marks})"
+                f" UNION ALL SELECT a.alias, b.last_fetched_at FROM url_aliases a JOIN articles b ON b.url = a.url"
+                f" WHERE a.alias IN ({marks})",
+                chunk + chunk,
+            ):
+                archived[url] = last
+        rows = []
+        for entry in found:
+            kind = entry.kind
+            if entry.url in archived:
+                if not (entry.lastmod and entry.lastmod > archived[entry.url]):
+                    continue
+                kind = "revisit"
+            rows.append((schedule, entry.url, kind, entry.depth, PRIORITIES[kind], now, now, run_id))
+        db.conn.executemany(
+            "INSERT OR IGNORE INTO frontier (schedule, url, kind, depth, state, priority, due_at, tries,"
+            " discovered_at, run_id) VALUES (?, ?, ?, ?, 'queued', ?, ?, 0, ?, ?)",
+            rows,
         )
 
     # -- reading ---------------------------------------------------------

@@ -38,9 +38,7 @@ def check_url(url: str) -> str:
     if not parts.hostname:
         raise UsageError(f"Cannot fetch {url!r}: the URL has no host name.")
     if len(url) > settings.MAX_URL_LENGTH:
-        raise UsageError(
-            f"Cannot fetch {url[:80]!r}…: the URL is longer than {settings.MAX_URL_LENGTH} characters."
-        )
+        raise UsageError(f"Cannot fetch {url[:80]!r}…: the URL is longer than {settings.MAX_URL_LENGTH} characters.")
     return url
 
 
@@ -89,9 +87,7 @@ def canonicalize(url: str) -> str:
     if port:
         netloc = f"{netloc}:{port}"
     path = quote(unquote(parts.path), safe=_SAFE_PATH) or "/"
-    query_pairs = [
-        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking_param(k)
-    ]
+    query_pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking_param(k)]
     query = quote(urlencode(query_pairs, doseq=True), safe=_SAFE_QUERY + "=")
     return urlunsplit((scheme, netloc, path, query, ""))
 

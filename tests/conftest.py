@@ -41,9 +41,7 @@ def start_site(*args: str) -> ServedSite:
     line = process.stdout.readline()
     if "Serving" not in line:
         process.kill()
-        raise RuntimeError(
-            f"demo site did not start: {line!r} {process.stderr.read() if process.stderr else ''}"
-        )
+        raise RuntimeError(f"demo site did not start: {line!r} {process.stderr.read() if process.stderr else ''}")
     return ServedSite(process, line.split(" on ", 1)[1].strip())
 
 

@@ -16,7 +16,7 @@ from scraper.cli import cli
 
 from .conftest import FIXTURES, ROOT, ServedSite
 
-SEED = "baigenews/seed-tokayev-baku.html"
+SEED = "files/baigenews/seed-tokayev-baku.html"
 
 
 def run(*args: str) -> Result:
@@ -57,7 +57,7 @@ def test_url_archives_and_prints_the_record(fixture_site: ServedSite, db_path: P
     assert result.exit_code == 0, result.stderr
     assert result.stderr == ""
     record = json.loads(result.stdout)
-    golden = json.loads((FIXTURES / SEED).with_suffix(".json").read_text(encoding="utf-8"))
+    golden = json.loads((FIXTURES / SEED.removeprefix("files/")).with_suffix(".json").read_text(encoding="utf-8"))
     assert record["url"] == url
     assert record["canonical_url"] == fixture_site.url(SEED)
     for field in (
@@ -91,7 +91,7 @@ def test_rescrape_adds_an_observation_and_no_version(fixture_site: ServedSite, d
 def test_windows_1251_page_over_http(fixture_site: ServedSite, db_path: Path) -> None:
     result = run(
         "url",
-        fixture_site.url("baigenews/windows-1251-astana-tram.html"),
+        fixture_site.url("files/baigenews/windows-1251-astana-tram.html"),
         "--db",
         str(db_path),
         "--profile",
@@ -137,7 +137,7 @@ def test_one_failure_among_several_urls_exits_1(fixture_site: ServedSite, db_pat
         ("_fault/truncated", "without sending complete message body", "truncated"),
         ("_fault/reset", "was reset", "connection_reset"),
         ("_fault/garbage", "No article found", "no_article"),
-        ("bad/no-fields.html", "No article found", "no_article"),
+        ("files/bad/no-fields.html", "No article found", "no_article"),
     ],
 )
 def test_bad_input_gives_one_sentence_and_a_ledger_row(
@@ -161,7 +161,12 @@ def test_connection_refused(db_path: Path) -> None:
 
 def test_cut_off_html_is_kept_as_partial_and_reported(fixture_site: ServedSite, db_path: Path) -> None:
     result = run(
-        "url", fixture_site.url("bad/cut-off-article.html"), "--db", str(db_path), "--profile", "baigenews"
+        "url",
+        fixture_site.url("files/bad/cut-off-article.html"),
+        "--db",
+        str(db_path),
+        "--profile",
+        "baigenews",
     )
     assert result.exit_code == 1
     assert "gave only a partial article" in one_error_line(result)
@@ -189,9 +194,7 @@ def test_loopback_is_refused_unless_allowed(
     assert "it is a loopback address" in one_error_line(result)
     assert table_count(db_path, "fetches", "error_kind = 'blocked_address'") == 1
     assert (
-        run(
-            "url", fixture_site.url(SEED), "--db", str(db_path), "--allow-private", "--profile", "baigenews"
-        ).exit_code
+        run("url", fixture_site.url(SEED), "--db", str(db_path), "--allow-private", "--profile", "baigenews").exit_code
         == 0
     )
 
@@ -208,17 +211,15 @@ def test_unwritable_db_path(fixture_site: ServedSite, tmp_path: Path) -> None:
 def test_unknown_profile_is_a_usage_error(db_path: Path) -> None:
     result = run("url", "https://baigenews.kz/x_1/", "--db", str(db_path), "--profile", "nope")
     assert result.exit_code == 2
-    assert "There is no profile called 'nope'; the known profiles are baigenews, generic." in one_error_line(
-        result
-    )
+    assert "There is no profile called 'nope'; the known profiles are baigenews, generic." in one_error_line(result)
 
 
 def test_parse_prints_the_golden_record_from_stdin() -> None:
-    golden = json.loads((FIXTURES / SEED).with_suffix(".json").read_text(encoding="utf-8"))
+    golden = json.loads((FIXTURES / SEED.removeprefix("files/")).with_suffix(".json").read_text(encoding="utf-8"))
     result = CliRunner().invoke(
         cli,
         ["parse", "-", "--url", golden["url"], "--fetched-at", golden["fetched_at"]],
-        input=(FIXTURES / SEED).read_bytes(),
+        input=(FIXTURES / SEED.removeprefix("files/")).read_bytes(),
     )
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout) == golden

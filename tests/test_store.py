@@ -68,7 +68,7 @@ CREATE TABLE articles (
     etag TEXT,
     last_modified TEXT,
     page_hash TEXT REFERENCES pages(hash)
-);
+, last_checked_at TEXT);
 CREATE INDEX articles_site_published ON articles(site, published_at);
 CREATE INDEX articles_published ON articles(published_at);
 CREATE TABLE article_versions (
@@ -140,7 +140,38 @@ CREATE TRIGGER articles_au AFTER UPDATE OF title, lead, body_text ON articles BE
     VALUES ('delete', old.rowid, old.title, old.lead, old.body_text);
     INSERT INTO articles_fts (rowid, title, lead, body_text)
     VALUES (new.rowid, new.title, new.lead, new.body_text);
-END;"""
+END;
+CREATE TABLE frontier (
+    schedule TEXT NOT NULL,
+    url TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    depth INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    due_at TEXT NOT NULL,
+    tries INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    discovered_at TEXT NOT NULL,
+    run_id INTEGER,
+    PRIMARY KEY (schedule, url)
+);
+CREATE INDEX frontier_due ON frontier(schedule, state, priority, due_at);
+CREATE TABLE crawl_runs (
+    id INTEGER PRIMARY KEY,
+    schedule TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    scheduled_for TEXT,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    status TEXT NOT NULL,
+    pages_fetched INTEGER NOT NULL DEFAULT 0,
+    new_articles INTEGER NOT NULL DEFAULT 0,
+    new_versions INTEGER NOT NULL DEFAULT 0,
+    errors INTEGER NOT NULL DEFAULT 0,
+    message TEXT,
+    pid INTEGER
+);
+CREATE INDEX crawl_runs_schedule ON crawl_runs(schedule, started_at);"""
 
 
 def make_page(html: str, *, url: str = SEED_URL, at: datetime = T0, status: int = 200) -> Page:
@@ -200,9 +231,7 @@ def test_changed_content_makes_a_new_version_naming_the_fields(db_path: Path) ->
         result = store(archive, html, at=T0 + timedelta(hours=2))
         assert result.new_version and result.version == 2
         assert set(result.changed_fields) == {"title", "body_text"}
-        versions = rows(
-            archive, "SELECT version, changed_fields, title FROM article_versions ORDER BY version"
-        )
+        versions = rows(archive, "SELECT version, changed_fields, title FROM article_versions ORDER BY version")
         assert versions[1][0] == 2 and json.loads(str(versions[1][1])) == ["title", "body_text"]
         assert "новый этап" in str(versions[1][2]) and "новейший этап" in str(versions[0][2])
         assert rows(archive, "SELECT version FROM articles") == [(2,)]
@@ -304,9 +333,7 @@ def test_a_newer_schema_is_refused(db_path: Path) -> None:
 def test_one_transaction_per_page(db_path: Path) -> None:
     """A failure inside the capture leaves no page, fetch or article row behind."""
     with Archive(db_path) as archive:
-        archive.db.execute(
-            "CREATE TRIGGER boom BEFORE INSERT ON view_counts BEGIN SELECT RAISE(ABORT, 'boom'); END"
-        )
+        archive.db.execute("CREATE TRIGGER boom BEFORE INSERT ON view_counts BEGIN SELECT RAISE(ABORT, 'boom'); END")
         with pytest.raises(StoreError):
             store(archive, seed_html())
         for table in ("pages", "fetches", "articles", "article_versions", "view_counts"):

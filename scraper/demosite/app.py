@@ -1,4 +1,4 @@
-"""Assemble and run the demo site server: fault routes plus static files."""
+"""Assemble and run the demo site server: the news site, fault routes, and optionally a folder of files."""
 
 from __future__ import annotations
 
@@ -8,21 +8,26 @@ from collections.abc import Callable
 from pathlib import Path
 
 from scraper.demosite.server import FaultRoutes, Handler, Server, static_handler
+from scraper.demosite.site import NewsSite
 
 
-def build_server(*, port: int, root: Path | None = None, host: str = "127.0.0.1") -> Server:
-    """Return a server with the hostile routes under /_fault/ and, if given, the files under `root`."""
+def build_server(
+    *, port: int, site: NewsSite | None = None, root: Path | None = None, host: str = "127.0.0.1"
+) -> Server:
+    """A server with the hostile routes under /_fault/, the news site at /, and `root`'s files under /files/."""
     routes: list[tuple[str, Handler]] = [("/_fault/", FaultRoutes())]
     if root is not None:
-        routes.append(("/", static_handler(root)))
+        routes.append(("/files/", static_handler(root, prefix="/files/")))
+    if site is not None:
+        routes.append(("/", site.handle))
     return Server(routes, host=host, port=port)
 
 
-def run(*, port: int, root: Path | None, on_ready: Callable[[str], None]) -> None:
+def run(*, port: int, site: NewsSite | None, root: Path | None, on_ready: Callable[[str], None]) -> None:
     """Serve until interrupted; `on_ready` gets the base URL once the socket listens."""
 
     async def main() -> None:
-        server = build_server(port=port, root=root)
+        server = build_server(port=port, site=site, root=root)
         bound = await server.start()
         on_ready(f"http://127.0.0.1:{bound}/")
         await server.serve_forever()

@@ -1,4 +1,4 @@
-"""The offline demo: serve a local copy of a news site, archive it into archive.db, open it in Datasette."""
+"""The offline demo: serve the local news site, crawl it into archive.db with schedules/demo.toml, open Datasette."""
 
 from __future__ import annotations
 
@@ -6,36 +6,31 @@ import asyncio
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
+from scraper.config import Schedule
+from scraper.crawl.engine import RunSummary
+from scraper.crawl.run import crawl_once
 from scraper.demosite.app import build_server
+from scraper.demosite.site import NewsSite
 from scraper.errors import ScrapeError
-from scraper.fetch import Fetcher, FetchPolicy
-from scraper.pipeline import scrape_url
-from scraper.profiles import get_profile
 from scraper.store import Archive
 
-#: The saved BaigeNews pages the demo archives (the repository's golden fixtures).
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
-
-@dataclass(frozen=True)
-class DemoResult:
-    archived: int
-    failed: int
-
-
-def start_site_in_thread(port: int, root: Path) -> str:
-    """Serve `root` on 127.0.0.1:`port` from a daemon thread; return the base URL."""
+def start_site_in_thread(port: int, site: NewsSite) -> str:
+    """Serve `site` on 127.0.0.1:`port` from a daemon thread; return the base URL."""
     ready = threading.Event()
-    box: dict[str, str] = {}
+    box: dict[str, object] = {}
 
     def serve() -> None:
         async def main() -> None:
-            server = build_server(port=port, root=root)
-            bound = await server.start()
+            server = build_server(port=port, site=site)
+            try:
+                bound = await server.start()
+            except OSError as exc:
+                box["error"] = exc
+                ready.set()
+                return
             box["url"] = f"http://127.0.0.1:{bound}/"
             ready.set()
             await server.serve_forever()
@@ -43,50 +38,21 @@ def start_site_in_thread(port: int, root: Path) -> str:
         asyncio.run(main())
 
     threading.Thread(target=serve, name="demo-site", daemon=True).start()
-    if not ready.wait(10):
-        raise ScrapeError(f"The demo site could not start on port {port}.")
-    return box["url"]
+    if not ready.wait(10) or "error" in box:
+        raise ScrapeError(f"The demo site could not listen on 127.0.0.1:{port} ({box.get('error', 'timed out')}).")
+    return str(box["url"])
 
 
-def archive_demo(db_path: Path, *, site_port: int, log: Callable[[str], None]) -> DemoResult:
-    """Serve the demo pages and archive each of them into `db_path`."""
-    base = start_site_in_thread(site_port, FIXTURES)
-    log(f"Demo news site on {base}")
-    profile = get_profile("baigenews")
-    pages = sorted((FIXTURES / "baigenews").glob("*.html"))
-
-    async def run(archive: Archive) -> DemoResult:
-        archived = failed = 0
-        async with Fetcher(FetchPolicy(allow_private=True)) as fetcher:
-            for path in pages:
-                url = f"{base}baigenews/{path.name}"
-                try:
-                    scraped = await scrape_url(url, fetcher=fetcher, archive=archive, profile=profile)
-                except ScrapeError as exc:
-                    log(f"failed: {exc}")
-                    failed += 1
-                else:
-                    archived += 1
-                    log(f"archived: {scraped.article.title}")
-        return DemoResult(archived, failed)
-
+def crawl_demo(schedule: Schedule, db_path: Path, *, port: int) -> tuple[str, RunSummary]:
+    """Serve the demo site on `port` and run one crawl of `schedule` (which points there) into `db_path`."""
+    base = start_site_in_thread(port, NewsSite())
     with Archive(db_path) as archive:
-        return asyncio.run(run(archive))
+        return base, crawl_once(schedule, archive)
 
 
 def serve_datasette(db_path: Path, *, port: int) -> int:
     """Run Datasette on the archive in the foreground until interrupted; return its exit code."""
-    command = [
-        sys.executable,
-        "-m",
-        "datasette",
-        "serve",
-        str(db_path),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
+    command = [sys.executable, "-m", "scraper", "serve", "--db", str(db_path), "--port", str(port)]
     try:
         return subprocess.call(command)
     except KeyboardInterrupt:

@@ -532,3 +532,46 @@ def article_html(page: ArticlePage) -> str:
 """
         + _footer(page.lang)
     )
+
+
+def listing_html(
+    title: str,
+    links: list[tuple[str, str, str]],
+    *,
+    base: str,
+    next_url: str | None,
+    prev_url: str | None,
+    lang: str = "ru",
+) -> str:
+    """A section or news listing page: headlines with dates, and pagination links."""
+    items = "\n".join(
+        f'          <li class="news-list__item"><span class="news-list__date">{escape(date)}</span>'
+        f'<a class="news-list__link" href="{escape(url)}">{escape(headline)}</a></li>'
+        for headline, url, date in links
+    )
+    pager = []
+    if prev_url:
+        pager.append(f'<a class="pagination__prev" rel="prev" href="{escape(prev_url)}">Предыдущая</a>')
+    if next_url:
+        pager.append(f'<a class="pagination__next" rel="next" href="{escape(next_url)}">Следующая</a>')
+    return (
+        _header(
+            lang,
+            base,
+            "utf-8",
+            f'  <link rel="canonical" href="{escape(base)}/news/">',
+            f"{title} - BaigeNews.kz",
+        )
+        + f"""  <main class="main">
+    <div class="container">
+      <h1 class="page-title">{escape(title)}</h1>
+      <ul class="news-list">
+{items}
+      </ul>
+      <div class="pagination">{" ".join(pager)}</div>
+      <a class="search-link" href="/search/?q=%D0%BD%D0%BE%D0%B2%D0%BE%D1%81%D1%82%D0%B8">Поиск по архиву</a>
+    </div>
+  </main>
+"""
+        + _footer(lang)
+    )

@@ -76,9 +76,7 @@ def _head(status: int, headers: dict[str, str]) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-async def write_response(
-    writer: asyncio.StreamWriter, response: Response, *, head_only: bool = False
-) -> None:
+async def write_response(writer: asyncio.StreamWriter, response: Response, *, head_only: bool = False) -> None:
     headers = {"Date": formatdate(usegmt=True), "Server": "demo-news-site", **response.headers}
     headers.setdefault("Content-Length", str(len(response.body)))
     writer.write(_head(response.status, headers))
@@ -87,12 +85,12 @@ async def write_response(
     await writer.drain()
 
 
-def static_handler(root: Path) -> Handler:
-    """Serve files under `root`; a .html file is sent without a charset so the page's <meta> decides."""
+def static_handler(root: Path, *, prefix: str = "/") -> Handler:
+    """Serve files under `root` at `prefix`; .html is sent without a charset so the page's <meta> decides."""
     root = root.resolve()
 
     async def handle(request: Request, writer: asyncio.StreamWriter) -> Response | None:
-        path = (root / request.path.lstrip("/")).resolve()
+        path = (root / request.path.removeprefix(prefix).lstrip("/")).resolve()
         if path.is_dir():
             path = path / "index.html"
         if not path.is_relative_to(root) or not path.is_file():
@@ -222,9 +220,7 @@ class Server:
         self._server: asyncio.base_events.Server | None = None
 
     async def start(self) -> int:
-        self._server = await asyncio.start_server(
-            self._serve, self.host, self.port, backlog=1024, reuse_address=True
-        )
+        self._server = await asyncio.start_server(self._serve, self.host, self.port, backlog=1024, reuse_address=True)
         self.port = self._server.sockets[0].getsockname()[1]
         return self.port
 

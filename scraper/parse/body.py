@@ -97,9 +97,7 @@ SCORED_SELECTOR = "p, pre, td, blockquote, div"
 # elements old or odd markup puts it in (<font>/<span> with <br>, bare lists).
 FALLBACK_SCORED_SELECTOR = "span, font, li, dd, section, article, main, center, body"
 # Elements that count only their own text nodes (their children are scored themselves).
-_OWN_TEXT_TAGS = frozenset(
-    {"div", "span", "font", "li", "dd", "section", "article", "main", "center", "body"}
-)
+_OWN_TEXT_TAGS = frozenset({"div", "span", "font", "li", "dd", "section", "article", "main", "center", "body"})
 
 # Tags that end the running line and start a new paragraph in the output.
 BLOCK_TAGS = frozenset(
@@ -761,11 +759,7 @@ class _Walker:
         kind = "pre" if self.in_pre else self.kind
         if kind == "p" and self.in_quote:
             kind = "blockquote"
-        if (
-            kind != "pre"
-            and length < LINK_PARAGRAPH_MAX_CHARS
-            and links > length * MAX_PARAGRAPH_LINK_DENSITY
-        ):
+        if kind != "pre" and length < LINK_PARAGRAPH_MAX_CHARS and links > length * MAX_PARAGRAPH_LINK_DENSITY:
             return
         if length < BOILERPLATE_LINE_MAX_CHARS and BOILERPLATE_LINE_RE.match(text):
             return
@@ -1026,9 +1020,7 @@ JSONLD_TEASER_RATIO = 1.6
 # for "is part of the DOM text".
 JSONLD_CONTAINED_SHARE = 0.8
 # Markup inside articleBody (some CMSes put the HTML there).
-_MARKUP_RE = re.compile(
-    r"<(?:p|div|br|h[1-6]|ul|ol|li|a|strong|em|b|i|span|blockquote|figure|img|body)\b[^>]*>", re.I
-)
+_MARKUP_RE = re.compile(r"<(?:p|div|br|h[1-6]|ul|ol|li|a|strong|em|b|i|span|blockquote|figure|img|body)\b[^>]*>", re.I)
 # A body that ends like this was cut short.
 _TRUNCATED_RE = re.compile(r"(?:\.\.\.|…|\[…\]|\[\.\.\.\])\W{0,3}$")
 _WORD_RE = re.compile(r"\w+")

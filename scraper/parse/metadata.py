@@ -196,9 +196,7 @@ def jsonld_article(scripts: list[str]) -> dict[str, Any]:
         _walk_jsonld(_load_json(text), found)
     if not found:
         return {}
-    return max(
-        found, key=lambda item: (len(str(item.get("articleBody", ""))), len(str(item.get("headline", ""))))
-    )
+    return max(found, key=lambda item: (len(str(item.get("articleBody", ""))), len(str(item.get("headline", "")))))
 
 
 def jsonld_text(value: Any) -> str | None:
@@ -233,11 +231,7 @@ def jsonld_people(value: Any) -> list[str]:
     for item in items:
         if isinstance(item, str):
             names.append(item)
-        elif (
-            isinstance(item, dict)
-            and "Organization" not in _types(item)
-            and isinstance(item.get("name"), str)
-        ):
+        elif isinstance(item, dict) and "Organization" not in _types(item) and isinstance(item.get("name"), str):
             names.append(item["name"])
     return [n for n in names if n and not n.startswith(("http://", "https://"))]
 

@@ -1,0 +1,45 @@
+"""robots.txt per RFC 9309 (Protego): who may fetch what, and how slowly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from protego import Protego
+
+#: RFC 9309: crawlers must parse at least the first 500 KiB; the rest is ignored.
+MAX_ROBOTS_BYTES = 500 * 1024
+
+
+@dataclass
+class RobotsRules:
+    """The rules for one host during a run."""
+
+    #: "allow-all" (no file, 4xx), "disallow-all" (5xx or unreachable), or "parsed".
+    mode: str
+    reason: str = ""
+    parser: Protego | None = None
+
+    def allows(self, url: str, user_agent: str) -> bool:
+        if self.mode == "allow-all":
+            return True
+        if self.mode == "disallow-all" or self.parser is None:
+            return False
+        return bool(self.parser.can_fetch(url, user_agent))
+
+    def crawl_delay(self, user_agent: str) -> float | None:
+        if self.parser is None:
+            return None
+        delay = self.parser.crawl_delay(user_agent)
+        return float(delay) if delay is not None else None
+
+
+def rules_from_response(status: int | None, body: bytes, *, error: str | None = None) -> RobotsRules:
+    """Decide a host's rules from what fetching its robots.txt gave (RFC 9309 section 2.3.1)."""
+    if error is not None or status is None:
+        return RobotsRules("disallow-all", f"robots.txt unreachable ({error or 'no response'}): the host is skipped")
+    if status >= 500:
+        return RobotsRules("disallow-all", f"robots.txt answered HTTP {status}: the host is skipped for this run")
+    if status >= 400:
+        return RobotsRules("allow-all", f"robots.txt answered HTTP {status}: everything is allowed")
+    text = body[:MAX_ROBOTS_BYTES].decode("utf-8", errors="replace")
+    return RobotsRules("parsed", "robots.txt parsed", Protego.parse(text))
