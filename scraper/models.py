@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import hashlib
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 
@@ -24,6 +26,11 @@ class Page:
     fetched_at: datetime
     elapsed_ms: int = 0
     redirects: tuple[str, ...] = ()
+
+    @cached_property
+    def sha256(self) -> str:
+        """The key of the raw page in the archive: the SHA-256 of the decompressed body."""
+        return hashlib.sha256(self.body).hexdigest()
 
     @property
     def is_html(self) -> bool:
@@ -158,9 +165,10 @@ class Article:
     fetched_at: str = ""
 
     def to_record(self) -> dict[str, Any]:
-        """Return the record as a plain dict in RECORD_FIELDS order."""
-        data = asdict(self)
-        return {name: data[name] for name in RECORD_FIELDS}
+        """Return the record as a plain dict in RECORD_FIELDS order (lists and dicts are copies)."""
+        record = {name: getattr(self, name) for name in RECORD_FIELDS}
+        record.update(tags=list(self.tags), warnings=list(self.warnings), field_sources=dict(self.field_sources))
+        return record
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from scraper.models import Article, FetchRecord, Page
 from scraper.normalize import normalize
 from scraper.parse import parse_html
 from scraper.profiles import Profile, get_profile, profile_for_url
-from scraper.store import Archive, CaptureResult, page_hash
+from scraper.store import Archive, CaptureResult
 
 #: Statuses that say the article is gone for good, so a stored one is marked removed.
 GONE_STATUSES = frozenset({404, 410})
@@ -46,7 +46,7 @@ def ledger_row(
         content_type=page.content_type,
         encoding=page.encoding,
         encoding_source=page.encoding_source,
-        page_hash=page_hash(page.body) if page.body else None,
+        page_hash=page.sha256 if page.body else None,
         purpose=purpose,
     )
 

@@ -240,11 +240,6 @@ def content_hash(article: Article) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def page_hash(body: bytes) -> str:
-    """The key of a raw page: the SHA-256 of its decompressed bytes."""
-    return hashlib.sha256(body).hexdigest()
-
-
 def _now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
@@ -283,7 +278,11 @@ class Archive:
     def __init__(self, path: str | Path, *, check: bool = True) -> None:
         self.path = str(path)
         try:
-            conn = sqlite3.connect(self.path, timeout=settings.BUSY_TIMEOUT_S, isolation_level=None)
+            # The crawler writes from one worker thread (so zlib and SQLite, which release the GIL,
+            # overlap its network I/O); every call is still made by one thread at a time.
+            conn = sqlite3.connect(
+                self.path, timeout=settings.BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
         except sqlite3.Error as exc:
             raise StoreError(_describe(exc, self.path), path=self.path) from exc
         self.db = sqlite_utils.Database(conn)
@@ -375,7 +374,7 @@ class Archive:
     # -- writing ---------------------------------------------------------
 
     def _insert_page(self, db: sqlite_utils.Database, page: Page) -> str:
-        key = page_hash(page.body)
+        key = page.sha256
         db.execute(
             "INSERT OR IGNORE INTO pages (hash, url, final_url, fetched_at, status, content_type, encoding,"
             " encoding_source, headers, size, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -8,9 +8,12 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from functools import partial
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from scraper import settings
@@ -28,6 +31,7 @@ from scraper.store import Archive
 from scraper.urls import canonicalize, host_of
 
 log = logging.getLogger("scraper.crawl")
+T = TypeVar("T")
 
 #: The longest a retry waits, whatever the backoff says.
 MAX_BACKOFF = 300.0
@@ -150,6 +154,13 @@ class Crawler:
         self._fetcher: Fetcher | None = None
         self._run_id = 0
         self._fatal: BaseException | None = None
+        # Archive writes run on one worker thread: compression and SQLite release the GIL,
+        # so they overlap the event loop's fetching instead of stalling it.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive")
+
+    async def _db(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call an Archive method on the writer thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._writer, partial(function, *args, **kwargs))
 
     # -- the run -------------------------------------------------------------
 
@@ -175,7 +186,10 @@ class Crawler:
         try:
             async with Fetcher(self.policy, resolver=self.resolver) as fetcher:
                 self._fetcher = fetcher
-                status, message = await asyncio.wait_for(self._loop(), timeout=self.schedule.run_timeout)
+                try:
+                    status, message = await asyncio.wait_for(self._loop(), timeout=self.schedule.run_timeout)
+                finally:
+                    self._writer.shutdown(wait=True)
         except TimeoutError:
             status, message = (
                 "timeout",
@@ -212,13 +226,16 @@ class Crawler:
                     break
                 free = self.schedule.global_concurrency - len(tasks)
                 if free > 0 and claimed < self.max_pages:
-                    items = self.archive.claim(
-                        self.schedule.name, limit=min(free, self.max_pages - claimed), now=datetime.now(UTC)
+                    items = await self._db(
+                        self.archive.claim,
+                        self.schedule.name,
+                        limit=min(free, self.max_pages - claimed),
+                        now=datetime.now(UTC),
                     )
                     claimed += len(items)
                     tasks.update(asyncio.create_task(self._process(item)) for item in items)
                 if not tasks:
-                    due = self.archive.next_due(self.schedule.name)
+                    due = await self._db(self.archive.next_due, self.schedule.name)
                     if due is None:
                         break
                     if claimed >= self.max_pages:
@@ -264,22 +281,24 @@ class Crawler:
         try:
             page = await self._fetcher.fetch(url)
         except FetchError as exc:
-            self.archive.record_fetch(failure_row(url, exc, purpose="robots"), run_id=self._run_id)
+            await self._db(self.archive.record_fetch, failure_row(url, exc, purpose="robots"), run_id=self._run_id)
             rules = rules_from_response(None, b"", error=exc.kind)
         else:
-            self.archive.record_fetch(ledger_row(page, purpose="robots"), page=page, run_id=self._run_id)
+            await self._db(
+                self.archive.record_fetch, ledger_row(page, purpose="robots"), page=page, run_id=self._run_id
+            )
             rules = rules_from_response(page.status, page.body)
         log.info("%s: %s", origin, rules.reason)
         return rules
 
-    def _skip(self, item: FrontierItem, reason: str, kind: str) -> None:
+    async def _skip(self, item: FrontierItem, reason: str, kind: str) -> None:
         """A URL not fetched (robots, a deferred host): a ledger row says why, and the run goes on."""
         self.progress.skipped += 1
         record = FetchRecord(
             url=item.url, fetched_at=datetime.now(UTC), error=reason, error_kind=kind, purpose=item.kind
         )
         update = FrontierUpdate(item, "done", self._run_id, error=reason, fetched=False)
-        self.archive.record_fetch(record, run_id=self._run_id, frontier=update)
+        await self._db(self.archive.record_fetch, record, run_id=self._run_id, frontier=update)
         log.info("skipped %s: %s", item.url, reason)
 
     async def _process(self, item: FrontierItem) -> None:
@@ -288,11 +307,11 @@ class Crawler:
         rules = await self._rules(origin)
         if not rules.allows(item.url, self.policy.user_agent):
             reason = rules.reason if rules.mode == "disallow-all" else "robots.txt disallows it"
-            self._skip(item, f"Skipped {item.url}: {reason}.", "robots")
+            await self._skip(item, f"Skipped {item.url}: {reason}.", "robots")
             return
         crawl_delay = rules.crawl_delay(self.policy.user_agent) or 0.0
         if crawl_delay > settings.MAX_CRAWL_DELAY:
-            self._skip(
+            await self._skip(
                 item,
                 f"Deferred {item.url}: robots.txt asks for a Crawl-delay of {crawl_delay:g} s, "
                 f"more than the {settings.MAX_CRAWL_DELAY:g} s this crawler waits.",
@@ -310,7 +329,7 @@ class Crawler:
             try:
                 page = await self._fetcher.fetch(item.url, headers=headers, before_request=gate.turn)
             except FetchError as exc:
-                self._failed(
+                await self._failed(
                     item,
                     failure_row(item.url, exc, purpose=item.kind),
                     retryable=exc.kind in settings.RETRY_KINDS,
@@ -322,7 +341,7 @@ class Crawler:
             if wait is not None:
                 gate.pause(min(wait, settings.MAX_RETRY_AFTER))
             error = f"{page.final_url} answered HTTP {page.status}."
-            self._failed(
+            await self._failed(
                 item,
                 ledger_row(page, purpose=item.kind, error=error, kind="http_status"),
                 retryable=True,
@@ -331,8 +350,12 @@ class Crawler:
             return
         if page.status == 304:
             update = FrontierUpdate(item, "done", self._run_id)
-            self.archive.record_fetch(
-                ledger_row(page, purpose=item.kind), not_modified=True, run_id=self._run_id, frontier=update
+            await self._db(
+                self.archive.record_fetch,
+                ledger_row(page, purpose=item.kind),
+                not_modified=True,
+                run_id=self._run_id,
+                frontier=update,
             )
             self._report()
             return
@@ -341,19 +364,21 @@ class Crawler:
             row = ledger_row(page, purpose=item.kind, error=error, kind="http_status")
             gone = page.status in (404, 410) and item.kind == "revisit"
             update = FrontierUpdate(item, "done" if gone else "failed", self._run_id, error=error)
-            self.archive.record_fetch(row, gone=gone, run_id=self._run_id, frontier=update)
+            await self._db(self.archive.record_fetch, row, gone=gone, run_id=self._run_id, frontier=update)
             if not gone:
                 self.progress.errors += 1
             log.warning("%s", error)
             self._report()
             return
         if item.kind in ("article", "revisit"):
-            self._archive(item, page)
+            await self._archive(item, page)
         else:
-            self._discover(item, page)
+            await self._discover(item, page)
         self._report()
 
-    def _failed(self, item: FrontierItem, row: FetchRecord, *, retryable: bool, wait: float | None = None) -> None:
+    async def _failed(
+        self, item: FrontierItem, row: FetchRecord, *, retryable: bool, wait: float | None = None
+    ) -> None:
         """Write the failed attempt; queue a retry (backoff, or Retry-After) or give the URL up."""
         tries = item.tries + 1
         if retryable and tries < self.schedule.max_tries and (wait is None or wait <= settings.MAX_RETRY_AFTER):
@@ -373,16 +398,17 @@ class Crawler:
             update = FrontierUpdate(item, "failed", self._run_id, error=row.error)
             self.progress.errors += 1
             log.warning("gave up on %s after %d tries: %s", item.url, tries, row.error)
-        self.archive.record_fetch(row, run_id=self._run_id, frontier=update)
+        await self._db(self.archive.record_fetch, row, run_id=self._run_id, frontier=update)
         self._report()
 
-    def _archive(self, item: FrontierItem, page: Page) -> None:
+    async def _archive(self, item: FrontierItem, page: Page) -> None:
         try:
             article = parse_page(page, self.profile)
         except ParseError as exc:
             kind = "not_html" if not page.is_html else "no_article"
             update = FrontierUpdate(item, "failed", self._run_id, error=str(exc))
-            self.archive.record_fetch(
+            await self._db(
+                self.archive.record_fetch,
                 ledger_row(page, purpose=item.kind, error=str(exc), kind=kind),
                 page=page,
                 run_id=self._run_id,
@@ -392,14 +418,19 @@ class Crawler:
             log.warning("%s", exc)
             return
         update = FrontierUpdate(item, "done", self._run_id)
-        capture = self.archive.record_capture(
-            ledger_row(page, purpose=item.kind), page, article, run_id=self._run_id, frontier=update
+        capture = await self._db(
+            self.archive.record_capture,
+            ledger_row(page, purpose=item.kind),
+            page,
+            article,
+            run_id=self._run_id,
+            frontier=update,
         )
         self.progress.archived += 1
         self.progress.new_articles += capture.new_article
         self.progress.new_versions += capture.new_version and not capture.new_article
 
-    def _discover(self, item: FrontierItem, page: Page) -> None:
+    async def _discover(self, item: FrontierItem, page: Page) -> None:
         found: list[Discovered] = []
         error = None
         depth = item.depth + 1
@@ -431,7 +462,7 @@ class Crawler:
                     found.append(Discovered(canonicalize(entry.url), "article", depth, entry.lastmod))
         row = ledger_row(page, purpose=item.kind, error=error, kind="bad_sitemap" if error else None)
         update = FrontierUpdate(item, "failed" if error else "done", self._run_id, error=error, discovered=tuple(found))
-        self.archive.record_fetch(row, run_id=self._run_id, frontier=update)
+        await self._db(self.archive.record_fetch, row, run_id=self._run_id, frontier=update)
         if error:
             self.progress.errors += 1
             log.warning("%s", error)
