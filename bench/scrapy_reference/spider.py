@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import Any
+from typing import Any, ClassVar
 
 from scrapy.crawler import CrawlerProcess
 from scrapy.http import Response
@@ -18,7 +18,7 @@ ARTICLE = re.compile(r"_\d+/$")
 
 class ArticleSpider(SitemapSpider):
     name = "articles"
-    sitemap_rules = [(ARTICLE, "parse_article")]
+    sitemap_rules: ClassVar = [(ARTICLE, "parse_article")]
 
     def parse_article(self, response: Response) -> Any:
         page = response
