@@ -69,8 +69,10 @@ def _open_archive(path: Path) -> Archive:
 @click.version_option(settings.VERSION, prog_name="scrape")
 @click.option("-v", "--verbose", count=True, help="Log more (repeat for debug output).")
 @click.option("-q", "--quiet", is_flag=True, help="Log only errors.")
-def cli(verbose: int, quiet: bool) -> None:
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """Archive news sites into SQLite and browse them with Datasette."""
+    ctx.obj = {"quiet": quiet, "verbose": verbose}
     level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
@@ -336,6 +338,107 @@ def serve_command(db_path: Path, port: int) -> None:
         sys.exit(subprocess.call(command))
     except KeyboardInterrupt:
         sys.exit(0)
+
+
+@cli.group("schedule")
+def schedule_group() -> None:
+    """See, check and run the schedules in schedules/ (the long-running service)."""
+
+
+SCHEDULES_OPTION = click.option(
+    "--schedules",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("schedules"),
+    show_default=True,
+    help="The folder of schedule files.",
+)
+
+
+@schedule_group.command("check")
+@SCHEDULES_OPTION
+def schedule_check_command(directory: Path) -> None:
+    """Validate every schedule file; exit 1 if any is broken (each error is one line naming file and key)."""
+    from scraper.config import load_all
+
+    schedules, errors = load_all(directory)
+    for error in errors:
+        click.echo(f"Error: {error}", err=True)
+    click.echo(f"{len(schedules)} schedules OK, {len(errors)} broken.", err=True)
+    sys.exit(1 if errors else 0)
+
+
+@schedule_group.command("list")
+@SCHEDULES_OPTION
+@DB_OPTION
+def schedule_list_command(directory: Path, db_path: Path) -> None:
+    """Show each schedule: its trigger, its next three fire times, and its last run's result."""
+    from scraper.config import load_all
+    from scraper.scheduler import describe_trigger, fire_times
+
+    schedules, errors = load_all(directory)
+    last: dict[str, dict[str, Any]] = {}
+    if db_path.exists():
+        with _open_archive(db_path) as archive:
+            cursor = archive.db.execute(
+                "SELECT schedule, id, status, started_at, pages_fetched, new_articles, errors FROM crawl_runs"
+                " WHERE id IN (SELECT max(id) FROM crawl_runs GROUP BY schedule)"
+            )
+            names = [column[0] for column in cursor.description]
+            last = {row[0]: dict(zip(names, row, strict=True)) for row in cursor}
+    now = datetime.now(UTC)
+    for schedule in schedules:
+        times = fire_times(schedule.trigger, after=now, count=3)
+        click.echo(f"{schedule.name}  ({schedule.path})")
+        click.echo(f"  trigger: {describe_trigger(schedule.trigger)}")
+        click.echo(f"  next:    {', '.join(t.isoformat(timespec='minutes') for t in times)}")
+        run = last.get(schedule.name)
+        if run:
+            click.echo(
+                f"  last:    run {run['id']} {run['status']} at {run['started_at']}: {run['pages_fetched']} pages,"
+                f" {run['new_articles']} new articles, {run['errors']} failed"
+            )
+        else:
+            click.echo("  last:    never run")
+    for error in errors:
+        click.echo(f"Error: {error}", err=True)
+    sys.exit(1 if errors else 0)
+
+
+@schedule_group.command("run")
+@SCHEDULES_OPTION
+@DB_OPTION
+@click.option("--only", multiple=True, metavar="NAME", help="Run only this schedule (repeatable).")
+@click.option(
+    "--allow-private",
+    is_flag=True,
+    help=f"Allow loopback and private addresses for every schedule (also: {settings.ALLOW_PRIVATE_ENV}=1).",
+)
+@click.pass_context
+def schedule_run_command(
+    ctx: click.Context, directory: Path, db_path: Path, only: tuple[str, ...], allow_private: bool
+) -> None:
+    """Run the scheduler service: every schedule on its trigger, until SIGTERM/SIGINT (SIGHUP re-reads files).
+
+    One scheduler per archive: a second one is refused. Missed runs (the
+    service was down) run once at start. Logs go to stderr, one line each.
+    """
+    from scraper.scheduler import run_service
+
+    if not directory.is_dir():
+        _fail(f"There is no schedules folder at {directory}.")
+    if not ctx.obj["quiet"] and not ctx.obj["verbose"]:
+        logging.getLogger("scraper").setLevel(logging.INFO)  # a service keeps a log unless --quiet
+    try:
+        run_service(
+            db_path=db_path,
+            directory=directory,
+            only=only,
+            allow_private=allow_private or settings.allow_private_from_env(),
+        )
+    except ScrapeError as exc:
+        _fail(str(exc))
+    sys.exit(0)
 
 
 def main() -> None:

@@ -21,7 +21,6 @@ _COUNT = re.compile(
 )
 _GROUP_SPACES = re.compile("[ \u00a0\u202f\u2009]")
 _GROUPED_DIGITS = re.compile(r"\d{1,3}([.,]\d{3})+")
-_LANGUAGE_CODE = re.compile("[a-z]{2,3}")
 _MULTIPLIERS = {
     "k": 1_000,
     "к": 1_000,
@@ -44,6 +43,8 @@ def parse_views(raw: str | None) -> int | None:
     """Read a view counter as sites print it ("2 329", "12,5K", "1.2 тыс.") into an int, or None."""
     if not raw:
         return None
+    if raw.isascii() and raw.isdigit():
+        return int(raw)  # a bare counter, as most sites print it
     found = _COUNT.search(raw.replace("\u00a0", " "))
     if not found or found.group("sign"):
         return None
@@ -69,7 +70,8 @@ def normalize_language(value: str | None) -> str | None:
     if not value:
         return None
     primary = value.strip().lower().replace("_", "-").partition("-")[0]
-    if not _LANGUAGE_CODE.fullmatch(primary):
+    # Two or three ASCII letters (lower case already).
+    if not (2 <= len(primary) <= 3 and primary.isascii() and primary.isalpha()):
         return None
     return _LANGUAGE_ALIASES.get(primary, primary)
 
@@ -101,9 +103,9 @@ def _first_date(
 
 
 def _settle_dates(
-    raw: RawArticle, profile: Profile, now: datetime, warnings: list[str]
+    raw: RawArticle, profile: Profile, now: datetime, local_now: datetime, warnings: list[str]
 ) -> tuple[str | None, str | None, str | None, str | None]:
-    """Return published_at, published_raw, published_from, modified_at."""
+    """Return published_at, published_raw, published_from, modified_at; `local_now` is `now` in the site's zone."""
     visible = [c for c in raw.published if c.origin == "visible"]
     machine = [c for c in raw.published if c.origin != "visible"]
     published_raw = visible[0].raw if visible else (machine[0].raw if machine else None)
@@ -129,7 +131,7 @@ def _settle_dates(
                 hint_value = modified_value if hint is not None and modified and modified[0].has_year else None
                 published_value = infer_year(parsed, now=now, hint=hint_value)
                 published_from = "visible" if hint_value is not None else "inferred"
-    if published_value and published_value > now.astimezone(profile.zone).replace(microsecond=0) + _FUTURE_SLACK:
+    if published_value and published_value > local_now + _FUTURE_SLACK:
         warnings.append(f"published: {published_value.isoformat()} is in the future; ignored")
         published_value, published_from = None, None
     return (
@@ -140,20 +142,28 @@ def _settle_dates(
     )
 
 
-def _canonical(url: str, canonical_href: str | None) -> str:
-    """Use the page's own canonical link if it points at the same site, else the fetched URL."""
+def _canonical(url: str, canonical_href: str | None) -> tuple[str, str]:
+    """Use the page's own canonical link if it points at the same site, else the fetched URL; and its host."""
+    host = host_of(url)
+    chosen = url
     if canonical_href:
         absolute = join(url, canonical_href)
-        if absolute and host_of(absolute) == host_of(url):
-            return canonicalize(absolute)
-    return canonicalize(url)
+        if absolute and host_of(absolute) == host:
+            chosen = absolute
+    canonical = canonicalize(chosen)
+    # Most URLs are canonical already, and then the host is the one just read.
+    return canonical, host if canonical == chosen else host_of(canonical)
 
 
 def normalize(raw: RawArticle, *, url: str, profile: Profile, fetched_at: datetime) -> Article:
     """Build the normalized Article from what the parser found on the page at `url`."""
     warnings: list[str] = []
-    canonical_url = _canonical(url, raw.canonical_href)
-    published_at, published_raw, published_from, modified_at = _settle_dates(raw, profile, fetched_at, warnings)
+    canonical_url, site = _canonical(url, raw.canonical_href)
+    # The fetch time as the record shows it, to the second; also the limit for future dates.
+    local_fetch = fetched_at.astimezone(profile.zone).replace(microsecond=0)
+    published_at, published_raw, published_from, modified_at = _settle_dates(
+        raw, profile, fetched_at, local_fetch, warnings
+    )
     views = parse_views(raw.views_raw)
     if raw.views_raw and views is None:
         warnings.append(f"views: {clean_text(raw.views_raw)!r} is not a count")
@@ -171,7 +181,7 @@ def normalize(raw: RawArticle, *, url: str, profile: Profile, fetched_at: dateti
     return Article(
         url=url,
         canonical_url=canonical_url,
-        site=host_of(canonical_url),
+        site=site,
         article_id=match_id(canonical_url, profile.article_url) or match_id(url, profile.article_url),
         title=title,
         lead=_capped(raw.lead, settings.MAX_FIELD_CHARS, warnings, "lead"),
@@ -192,5 +202,5 @@ def normalize(raw: RawArticle, *, url: str, profile: Profile, fetched_at: dateti
         profile=raw.profile,
         field_sources=dict(sorted(raw.field_sources.items())),
         warnings=warnings,
-        fetched_at=fetched_at.astimezone(profile.zone).replace(microsecond=0).isoformat(),
+        fetched_at=local_fetch.isoformat(),
     )

@@ -1,16 +1,31 @@
-"""Run the schedules on time with APScheduler 3.x; also turns a schedule's trigger into an APScheduler trigger."""
+"""Run the schedules on time with APScheduler 3.x, one job per schedule file, in one service process."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, EVENT_JOB_SUBMITTED, JobEvent
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from scraper.errors import ScrapeError, StoreError
+
 if TYPE_CHECKING:
-    from scraper.config import Trigger
+    from scraper.config import Schedule, Trigger
+
+log = logging.getLogger("scraper.scheduler")
 
 #: A schedule that names no trigger runs hourly.
 DEFAULT_INTERVAL = timedelta(hours=1)
@@ -26,3 +41,261 @@ def build_trigger(trigger: Trigger) -> Any:
         return cron
     interval = trigger.interval or DEFAULT_INTERVAL
     return IntervalTrigger(seconds=interval.total_seconds(), timezone=zone, jitter=jitter)
+
+
+def fire_times(trigger: Trigger, *, after: datetime, count: int) -> list[datetime]:
+    """The next `count` fire times of a trigger after `after` (without jitter), in the trigger's time zone."""
+    built = build_trigger(trigger)
+    built.jitter = None
+    if isinstance(built, IntervalTrigger):
+        # An interval trigger counts from its start; the service starts it now.
+        built = IntervalTrigger(seconds=built.interval.total_seconds(), start_date=after, timezone=built.timezone)
+    times: list[datetime] = []
+    previous = None
+    moment = after
+    while len(times) < count:
+        upcoming = built.get_next_fire_time(previous, moment)
+        if upcoming is None:
+            break
+        if upcoming > after:
+            times.append(upcoming)
+        previous, moment = upcoming, upcoming
+    return times
+
+
+def missed_run(trigger: Trigger, *, last_run: datetime | None, now: datetime) -> bool:
+    """Tell whether a run fell due while the service was down: one catch-up run is owed.
+
+    A schedule that never ran owes its first run. An interval schedule owes one when a
+    whole interval has passed since its last run; a cron schedule when a fire time lies
+    between its last run and now.
+    """
+    if last_run is None:
+        return True
+    if trigger.cron:
+        built = build_trigger(trigger)
+        built.jitter = None
+        upcoming = built.get_next_fire_time(None, last_run + timedelta(seconds=1))
+        return upcoming is not None and upcoming <= now
+    interval = trigger.interval or DEFAULT_INTERVAL
+    return now - last_run >= interval
+
+
+class SchedulerLocked(ScrapeError):
+    """Another scheduler already serves this archive."""
+
+
+@contextlib.contextmanager
+def scheduler_lock(db_path: Path) -> Iterator[None]:
+    """Hold the archive's scheduler lock (an flock the kernel drops if the process dies, even by kill -9)."""
+    path = Path(f"{db_path}.scheduler.lock")
+    handle: IO[str] = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise SchedulerLocked(
+            f"Another scheduler ({holder}) already runs for {db_path}; only one may. Stop it first."
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}")
+    handle.flush()
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+@dataclass
+class _Running:
+    stop: asyncio.Event
+    task: asyncio.Task[None]
+
+
+class Service:
+    """The long-running scheduler: jobs rebuilt from schedules/*.toml at start and on SIGHUP."""
+
+    def __init__(
+        self, *, db_path: Path, directory: Path, only: tuple[str, ...] = (), allow_private: bool = False
+    ) -> None:
+        self.db_path = db_path
+        self.directory = directory
+        self.only = only
+        self.allow_private = allow_private
+        self.schedules: dict[str, Schedule] = {}
+        self._running: dict[str, _Running] = {}
+        self._scheduled_for: dict[str, datetime] = {}
+        self._stopping = asyncio.Event()
+        # Jobs live in memory and are rebuilt from the TOML files at every start: a persistent
+        # job store would pickle them and silently delete any it cannot unpickle after an upgrade.
+        self.scheduler = AsyncIOScheduler(
+            job_defaults={
+                # Never two runs of one schedule at once; a run still going when the next fire
+                # comes makes APScheduler skip that fire (logged), not queue it.
+                "max_instances": 1,
+                # Fires missed while the event loop was busy collapse into one run...
+                "coalesce": True,
+                # ...however late: the default grace of 1 s would drop them silently. Downtime of
+                # the whole service is handled apart (missed_run), from the runs in archive.db.
+                "misfire_grace_time": None,
+            },
+            timezone=UTC,
+        )
+        self.scheduler.add_listener(self._on_event, EVENT_JOB_SUBMITTED | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
+
+    # -- jobs ----------------------------------------------------------------
+
+    def load(self) -> list[ScrapeError]:
+        """(Re)read the schedule files and (re)build the jobs; broken files are returned, not fatal."""
+        from scraper.config import load_all
+
+        schedules, errors = load_all(self.directory)
+        for error in errors:
+            log.error("%s", error)
+        wanted = {s.name: s for s in schedules if not self.only or s.name in self.only}
+        for name in set(self.schedules) - set(wanted):
+            broken = any(str(self.directory / f"{name}.toml") == error.path for error in errors)
+            if broken:
+                log.warning("keeping the last good version of schedule %s until its file is fixed", name)
+                wanted[name] = self.schedules[name]
+            else:
+                log.info("schedule %s removed", name)
+                with contextlib.suppress(Exception):
+                    self.scheduler.remove_job(name)
+        last_runs, unfinished = self._last_runs()
+        now = datetime.now(UTC)
+        for name, schedule in wanted.items():
+            existing = self.schedules.get(name)
+            if existing == schedule and self.scheduler.get_job(name) is not None:
+                continue
+            options: dict[str, Any] = {}
+            if existing is None and name in unfinished:
+                options["next_run_time"] = now  # resume the frontier the stopped run left behind
+                log.info("schedule %s: its last run did not finish; resuming it now", name)
+            elif existing is None and missed_run(schedule.trigger, last_run=last_runs.get(name), now=now):
+                options["next_run_time"] = now  # one catch-up run now, then the trigger's own times
+                log.info("schedule %s: a run fell due while the service was down; running it now", name)
+            self.scheduler.add_job(
+                self._job,
+                build_trigger(schedule.trigger),
+                args=[name],
+                id=name,
+                name=name,
+                replace_existing=True,
+                **options,
+            )
+            log.info("schedule %s: %s", name, describe_trigger(schedule.trigger))
+        self.schedules = wanted
+        return list(errors)
+
+    def _last_runs(self) -> tuple[dict[str, datetime], set[str]]:
+        """When each schedule last started, and which ones' last run never finished (killed, or stopped)."""
+        from scraper.store import Archive
+
+        with Archive(self.db_path) as archive:
+            rows = archive.db.execute(
+                "SELECT schedule, started_at, status FROM crawl_runs"
+                " WHERE id IN (SELECT max(id) FROM crawl_runs GROUP BY schedule)"
+            ).fetchall()
+        started = {name: datetime.fromisoformat(at) for name, at, _ in rows if at}
+        unfinished = {name for name, _, status in rows if status in ("running", "interrupted", "timeout")}
+        return started, unfinished
+
+    def _on_event(self, event: JobEvent) -> None:
+        if event.code == EVENT_JOB_SUBMITTED:
+            times = getattr(event, "scheduled_run_times", None) or []
+            if times:
+                self._scheduled_for[event.job_id] = times[-1]
+        elif event.code == EVENT_JOB_MAX_INSTANCES:
+            log.warning("schedule %s: skipped a run, the previous one is still going", event.job_id)
+        elif event.code == EVENT_JOB_MISSED:
+            log.warning("schedule %s: a run was missed", event.job_id)
+
+    async def _job(self, name: str) -> None:
+        """One scheduled run; its failure is logged and recorded, never fatal to the service."""
+        from scraper.crawl.engine import Crawler
+        from scraper.store import Archive
+
+        if self._stopping.is_set():
+            return
+        schedule = self.schedules[name]
+        scheduled_for = self._scheduled_for.pop(name, datetime.now(UTC))
+        stop = asyncio.Event()
+        current = asyncio.current_task()
+        assert current is not None
+        self._running[name] = _Running(stop, current)
+        log.info("schedule %s: run starting (scheduled for %s)", name, scheduled_for.isoformat(timespec="seconds"))
+        try:
+            with Archive(self.db_path) as archive:
+                crawler = Crawler(schedule, archive, allow_private=self.allow_private, stop=stop)
+                summary = await crawler.run(trigger="schedule", scheduled_for=scheduled_for)
+            log.info(
+                "schedule %s: run %d %s: %d pages, %d new articles, %d new versions, %d failed%s",
+                name,
+                summary.run_id,
+                summary.status,
+                summary.pages_fetched,
+                summary.new_articles,
+                summary.new_versions,
+                summary.errors,
+                f" ({summary.message})" if summary.message else "",
+            )
+        except StoreError:
+            log.exception("schedule %s: the archive failed", name)
+        except Exception:
+            log.exception("schedule %s: the run failed", name)
+        finally:
+            self._running.pop(name, None)
+
+    # -- the service ---------------------------------------------------------
+
+    async def serve(self) -> None:
+        """Run until SIGINT/SIGTERM; SIGHUP re-reads the schedule files."""
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.shutdown, "SIGTERM")
+        loop.add_signal_handler(signal.SIGINT, self.shutdown, "SIGINT")
+        loop.add_signal_handler(signal.SIGHUP, self._reload)
+        self.load()
+        self.scheduler.start()
+        log.info("scheduler started with %d schedules for %s (pid %d)", len(self.schedules), self.db_path, os.getpid())
+        await self._stopping.wait()
+        running = list(self._running.values())
+        for run in running:
+            run.stop.set()
+        if running:
+            log.info("waiting for %d running crawls to write their in-flight pages", len(running))
+            await asyncio.gather(*(run.task for run in running), return_exceptions=True)
+        self.scheduler.shutdown(wait=False)
+        log.info("scheduler stopped")
+
+    def _reload(self) -> None:
+        log.info("SIGHUP: re-reading %s", self.directory)
+        self.load()
+
+    def shutdown(self, reason: str = "") -> None:
+        """Stop accepting runs; running crawls finish their in-flight writes, then the service exits."""
+        if not self._stopping.is_set():
+            log.info("%s: stopping", reason or "stop requested")
+            self.scheduler.pause()
+            self._stopping.set()
+
+
+def describe_trigger(trigger: Trigger) -> str:
+    """A schedule's trigger in words, for logs and `scrape schedule list`."""
+    what = f"cron {trigger.cron!r}" if trigger.cron else f"every {trigger.interval or DEFAULT_INTERVAL}"
+    jitter = f", jitter {trigger.jitter:g} s" if trigger.jitter else ""
+    return f"{what} ({trigger.timezone}{jitter})"
+
+
+def run_service(*, db_path: Path, directory: Path, only: tuple[str, ...], allow_private: bool) -> None:
+    """Run the scheduler service in the foreground, holding the archive's scheduler lock."""
+    with scheduler_lock(db_path):
+
+        async def main() -> None:
+            await Service(db_path=db_path, directory=directory, only=only, allow_private=allow_private).serve()
+
+        asyncio.run(main())
