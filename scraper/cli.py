@@ -340,6 +340,25 @@ def serve_command(db_path: Path, port: int) -> None:
         sys.exit(0)
 
 
+@cli.command("backup")
+@click.argument("destination", type=click.Path(dir_okay=False, path_type=Path))
+@DB_OPTION
+def backup_command(destination: Path, db_path: Path) -> None:
+    """Copy the archive to DESTINATION safely, even while a crawl writes (SQLite's backup API).
+
+    Never copy archive.db with `cp` while anything writes to it: without its
+    -wal file the copy can miss committed pages.
+    """
+    if not db_path.exists():
+        _fail(f"There is no archive at {db_path}.")
+    with _open_archive(db_path) as archive:
+        try:
+            archive.backup(destination)
+        except StoreError as exc:
+            _fail(str(exc))
+    click.echo(f"Backed up {db_path} to {destination}.", err=True)
+
+
 @cli.group("schedule")
 def schedule_group() -> None:
     """See, check and run the schedules in schedules/ (the long-running service)."""

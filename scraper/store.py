@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import random
@@ -253,6 +254,13 @@ def _stamp(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
+def _exists(path: str) -> bool:
+    try:
+        return Path(path).exists()
+    except OSError:  # a folder on the way we may not enter
+        return False
+
+
 def _describe(exc: sqlite3.Error, path: str) -> str:
     message = str(exc)
     lowered = message.lower()
@@ -263,6 +271,9 @@ def _describe(exc: sqlite3.Error, path: str) -> str:
             f"The archive {path} cannot grow: the disk is full. "
             "Nothing was half-written; free some space and run again."
         )
+    if "unable to open" in lowered and _exists(path):
+        # SQLite could not create the -wal/-shm files beside the archive: its folder is read-only.
+        return f"The archive {path} is read-only: check the permissions of the file and of its folder."
     if "unable to open" in lowered:
         return f"Cannot open the archive {path}: the folder does not exist or is not writable."
     if "not a database" in lowered or "malformed" in lowered:
@@ -308,6 +319,10 @@ class Archive:
         # NORMAL is durable across application crashes in WAL mode; see the README's reliability section.
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
+        # Take and drop the write lock once, so a read-only file or folder is reported now,
+        # before anything is fetched, not at the first page.
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
         self.migrate()
 
     def _switch_to_wal(self) -> None:
@@ -553,6 +568,23 @@ class Archive:
                 "page_hash": key,
             }
         )
+
+    def backup(self, destination: str | Path) -> None:
+        """Copy the archive, consistently, while others may be writing (SQLite's online backup API).
+
+        A plain `cp` of archive.db without its -wal file can lose committed pages or copy a
+        half-written state; this takes a snapshot of committed data only.
+        """
+        target = Path(destination)
+        if target.exists():
+            raise StoreError(f"Refusing to overwrite {target}; choose a new file for the backup.", path=str(target))
+        try:
+            with contextlib.closing(sqlite3.connect(str(target))) as copy:
+                self.db.conn.backup(copy, pages=4096)
+        except sqlite3.Error as exc:
+            with contextlib.suppress(OSError):
+                target.unlink()
+            raise StoreError(_describe(exc, str(target)), path=str(target)) from exc
 
     # -- the crawl frontier and runs ---------------------------------------
 

@@ -21,7 +21,7 @@ from scraper.config import Schedule
 from scraper.crawl.feeds import feed_links
 from scraper.crawl.robots import RobotsRules, rules_from_response
 from scraper.crawl.sitemaps import SitemapError, sitemap_entries
-from scraper.errors import FetchError, ParseError
+from scraper.errors import FetchError, ParseError, StoreError
 from scraper.fetch import Fetcher, FetchPolicy
 from scraper.models import Discovered, FetchRecord, FrontierItem, FrontierUpdate, Page
 from scraper.netguard import Resolver, system_resolver
@@ -201,6 +201,12 @@ class Crawler:
             raise
         if self._fatal is not None:
             status, message = "failed", str(self._fatal)
+            if isinstance(self._fatal, StoreError):
+                # The archive itself failed (disk full, read-only): record the run if it still can,
+                # then report the archive's own error; what was committed stays as it is.
+                with contextlib.suppress(StoreError):
+                    self.archive.finish_run(self._run_id, status, message)
+                raise self._fatal
         row = self.archive.finish_run(self._run_id, status, message)
         return RunSummary(
             run_id=self._run_id,
