@@ -43,8 +43,8 @@ class FetchPolicy:
 class _GuardedBackend(httpcore.AsyncNetworkBackend):
     """Resolve each host once, refuse non-public addresses, and connect to the address that was checked."""
 
-    def __init__(self, resolver: Resolver) -> None:
-        self._inner = httpcore.AnyIOBackend()
+    def __init__(self, resolver: Resolver, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
+        self._inner = inner or httpcore.AnyIOBackend()
         self._resolver = resolver
 
     async def connect_tcp(
@@ -64,7 +64,9 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         await asyncio.sleep(seconds)
 
 
-def _transport(policy: FetchPolicy, resolver: Resolver) -> httpx.AsyncHTTPTransport:
+def _transport(
+    policy: FetchPolicy, resolver: Resolver, network: httpcore.AsyncNetworkBackend | None
+) -> httpx.AsyncHTTPTransport:
     transport = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=policy.max_connections))
     if not policy.allow_private:
         # httpx has no hook for the connect step, so the pool it built is replaced by
@@ -74,7 +76,7 @@ def _transport(policy: FetchPolicy, resolver: Resolver) -> httpx.AsyncHTTPTransp
             max_connections=policy.max_connections,
             max_keepalive_connections=policy.max_connections,
             keepalive_expiry=5.0,
-            network_backend=_GuardedBackend(resolver),
+            network_backend=_GuardedBackend(resolver, network),
         )
     return transport
 
@@ -102,10 +104,12 @@ class Fetcher:
         *,
         resolver: Resolver = system_resolver,
         transport: httpx.AsyncBaseTransport | None = None,
+        network: httpcore.AsyncNetworkBackend | None = None,
     ) -> None:
+        """`resolver` and `network` exist for tests: a stub DNS and a socket layer behind the SSRF guard."""
         self.policy = policy or FetchPolicy()
         self._client = httpx.AsyncClient(
-            transport=transport or _transport(self.policy, resolver),
+            transport=transport or _transport(self.policy, resolver, network),
             follow_redirects=False,
             timeout=httpx.Timeout(
                 self.policy.read_timeout, connect=self.policy.connect_timeout, pool=self.policy.total_timeout
@@ -165,6 +169,11 @@ class Fetcher:
                 kind="connect_error",
             ) from exc
         except httpx.RemoteProtocolError as exc:
+            if "Invalid URL in location header" in str(exc):
+                # httpx refuses to even represent the redirect target: it is refused, not followed.
+                raise BlockedURLError(
+                    f"Refused the redirect from {url}: {_reason(exc, 'invalid location')}.", url=url, kind="bad_url"
+                ) from exc
             truncated = "complete message body" in str(exc)
             raise FetchError(
                 f"The server broke the HTTP exchange for {url}: {_reason(exc, 'invalid response')}.",
@@ -192,9 +201,21 @@ class Fetcher:
         while True:
             if before_request is not None:
                 await before_request()
-            request = self._client.build_request("GET", current, headers=headers)
+            try:
+                request = self._client.build_request("GET", current, headers=headers)
+            except httpx.InvalidURL as exc:
+                raise BlockedURLError(
+                    f"Refused {current}: it is not a valid URL ({exc}).", url=current, kind="bad_url"
+                ) from None
             try:
                 response = await self._client.send(request, stream=True)
+            except httpx.InvalidURL as exc:
+                # httpx could not even represent the Location it was given (e.g. "data:text/html,…").
+                raise BlockedURLError(
+                    f"Refused the redirect from {current}: its Location is not a URL to follow ({exc}).",
+                    url=current,
+                    kind="bad_url",
+                ) from None
             except BlockedURLError as exc:
                 # The guard only knows host and port; name the URL the user will recognise.
                 raise BlockedURLError(str(exc).replace(exc.url, current), url=current, kind=exc.kind) from None

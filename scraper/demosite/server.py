@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gzip
+import json
 import logging
 import mimetypes
 import socket
@@ -183,6 +183,17 @@ class FaultRoutes:
         if name == "huge":
             size = int(query.get("mb", "20")) * 1024 * 1024
             return Response(200, b"<p>" + b"x" * size + b"</p>", {"Content-Type": "text/html"})
+        if name == "headers":
+            # A header block far over any sane limit.
+            size = int(query.get("kb", "200")) * 1024
+            writer.write(_head(200, {"Content-Type": "text/html", "X-Filler": "a" * size, "Content-Length": "2"}))
+            writer.write(b"ok")
+            await writer.drain()
+            return None
+        if name == "echo":
+            # What the client sent, so tests can see which headers crossed a redirect.
+            body = json.dumps(request.headers).encode()
+            return Response(200, body, {"Content-Type": "application/json"})
         if name == "garbage":
             return Response(200, bytes(range(256)) * 40, {"Content-Type": "text/html"})
         if name == "close":
@@ -192,20 +203,41 @@ class FaultRoutes:
 
 
 _BOMB_CACHE: dict[tuple[int, str], bytes] = {}
+_MIB = 1024 * 1024
+
+
+def _repeated_deflate(mebibytes: int) -> bytes:
+    """A raw deflate stream of `mebibytes` MiB of zeros, built by repeating one flushed block
+    (compressing a gibibyte for real takes seconds; this takes milliseconds)."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = compressor.compress(b"\0" * _MIB) + compressor.flush(zlib.Z_FULL_FLUSH)
+    return block * mebibytes + zlib.compressobj(9, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)
 
 
 def _bomb(size: int, encoding: str) -> bytes:
-    """A body of `size` zero bytes once decompressed, a few KB on the wire."""
+    """A body of `size` zero bytes (a whole number of MiB) once decompressed, ~1/1000 of it on the wire."""
     key = (size, encoding)
     if key not in _BOMB_CACHE:
-        if encoding == "gzip":
-            _BOMB_CACHE[key] = gzip.compress(b"\0" * size, compresslevel=9)
-        elif encoding == "deflate":
-            _BOMB_CACHE[key] = zlib.compress(b"\0" * size, 9)
-        else:
+        mebibytes = max(1, size // _MIB)
+        if encoding == "br":
             import brotli
 
-            _BOMB_CACHE[key] = brotli.compress(b"\0" * size, quality=5)
+            compressor = brotli.Compressor(quality=1)
+            chunk = b"\0" * _MIB
+            _BOMB_CACHE[key] = b"".join(compressor.process(chunk) for _ in range(mebibytes)) + compressor.finish()
+        else:
+            raw = _repeated_deflate(mebibytes)
+            zeros = b"\0" * _MIB
+            crc, adler = 0, 1
+            for _ in range(mebibytes):
+                crc, adler = zlib.crc32(zeros, crc), zlib.adler32(zeros, adler)
+            total = mebibytes * _MIB
+            if encoding == "gzip":
+                header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+                trailer = crc.to_bytes(4, "little") + (total & 0xFFFFFFFF).to_bytes(4, "little")
+                _BOMB_CACHE[key] = header + raw + trailer
+            else:  # zlib-wrapped "deflate"
+                _BOMB_CACHE[key] = b"\x78\xda" + raw + adler.to_bytes(4, "big")
     return _BOMB_CACHE[key]
 
 
