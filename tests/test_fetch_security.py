@@ -241,7 +241,7 @@ def test_redirects_to_other_schemes_are_refused(fixture_site: ServedSite, scheme
         async with fetcher:
             await fetcher.fetch(fixture_site.url(f"_fault/redirect?to={scheme}"))
 
-    with pytest.raises(BlockedURLError, match="^Refused the redirect from") as caught:
+    with pytest.raises(BlockedURLError, match=r"^Refused the redirect from") as caught:
         asyncio.run(attempt())
     assert caught.value.kind in {"blocked_scheme", "bad_url"}
 
