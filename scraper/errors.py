@@ -40,11 +40,12 @@ class HTTPStatusError(FetchError):
 
 
 class ParseError(ScrapeError):
-    """A fetched page in which no article could be found."""
+    """A fetched page in which no article could be found; `kind` is its ledger code."""
 
-    def __init__(self, message: str, *, url: str) -> None:
+    def __init__(self, message: str, *, url: str, kind: str = "no_article") -> None:
         super().__init__(message)
         self.url = url
+        self.kind = kind
 
 
 class ConfigError(ScrapeError):

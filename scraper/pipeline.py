@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from scraper.errors import FetchError, HTTPStatusError, ParseError
 from scraper.fetch import Fetcher
+from scraper.guard import not_an_article, refusal_reason
 from scraper.models import Article, FetchRecord, Page
 from scraper.normalize import normalize
 from scraper.parse import parse_html
@@ -72,10 +73,23 @@ def is_cut_off(text: str) -> bool:
 def parse_page(page: Page, profile: Profile) -> Article:
     """Parse and normalize a fetched page; ParseError if it holds no article at all."""
     if not page.is_html:
-        raise ParseError(f"{page.final_url} is {page.content_type}, not an HTML page.", url=page.url)
+        raise ParseError(f"{page.final_url} is {page.content_type}, not an HTML page.", url=page.url, kind="not_html")
     if not page.text.strip():
-        raise ParseError(f"{page.final_url} returned an empty page.", url=page.url)
+        raise ParseError(f"{page.final_url} returned an empty page.", url=page.url, kind="empty_body")
+    if reason := refusal_reason(page.text):
+        raise ParseError(f"Refused to parse {page.final_url}: {reason}.", url=page.url, kind="hostile_html")
     article = normalize(parse_html(page.text, profile), url=page.url, profile=profile, fetched_at=page.fetched_at)
+    verdict = not_an_article(page.text, article.title, len(article.body_text))
+    if verdict == "blocked":
+        raise ParseError(
+            f"{page.final_url} is a block page (a captcha or an access check), not the article.",
+            url=page.url,
+            kind="blocked",
+        )
+    if verdict == "soft404":
+        raise ParseError(
+            f'{page.final_url} is a "not found" page served with HTTP {page.status}.', url=page.url, kind="soft404"
+        )
     if article.parse_status == "ok" and is_cut_off(page.text):
         # The response was complete but the document stops mid-page: never let it replace a good capture.
         article.parse_status = "partial"
@@ -103,8 +117,7 @@ def archive_page(archive: Archive, page: Page, profile: Profile, *, run_id: int 
     try:
         article = parse_page(page, profile)
     except ParseError as exc:
-        kind = "not_html" if not page.is_html else ("empty_body" if not page.text.strip() else "no_article")
-        archive.record_fetch(ledger_row(page, error=str(exc), kind=kind), page=page, run_id=run_id)
+        archive.record_fetch(ledger_row(page, error=str(exc), kind=exc.kind), page=page, run_id=run_id)
         raise
     capture = archive.record_capture(ledger_row(page), page, article, run_id=run_id)
     return Scraped(article, capture)

@@ -411,11 +411,10 @@ class Crawler:
         try:
             article = parse_page(page, self.profile)
         except ParseError as exc:
-            kind = "not_html" if not page.is_html else "no_article"
             update = FrontierUpdate(item, "failed", self._run_id, error=str(exc))
             await self._db(
                 self.archive.record_fetch,
-                ledger_row(page, purpose=item.kind, error=str(exc), kind=kind),
+                ledger_row(page, purpose=item.kind, error=str(exc), kind=exc.kind),
                 page=page,
                 run_id=self._run_id,
                 frontier=update,
