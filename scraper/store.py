@@ -658,6 +658,18 @@ class Archive:
             )
         return [FrontierItem(schedule, *row) for row in rows]
 
+    def recent_response(self, url: str, *, purpose: str, since: datetime) -> tuple[int, bytes, str] | None:
+        """The latest answer (status below 500) fetched for `url` since `since`: (status, body, when)."""
+        row = self.db.execute(
+            "SELECT f.status, p.body, f.fetched_at FROM fetches f LEFT JOIN pages p ON p.hash = f.page_hash"
+            " WHERE f.url = ? AND f.purpose = ? AND f.fetched_at >= ? AND f.status < 500 AND f.error IS NULL"
+            " ORDER BY f.id DESC LIMIT 1",
+            (url, purpose, _iso(since)),
+        ).fetchone()
+        if row is None:
+            return None
+        return int(row[0]), zlib.decompress(row[1]) if row[1] else b"", str(row[2])
+
     def next_due(self, schedule: str) -> datetime | None:
         """When the earliest queued URL of the schedule becomes due, or None if none is queued."""
         row = self.db.execute(

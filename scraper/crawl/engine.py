@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from scraper import settings
 from scraper.config import Schedule
-from scraper.crawl.feeds import feed_links
+from scraper.crawl.feeds import FeedError, feed_links
 from scraper.crawl.robots import RobotsRules, rules_from_response
 from scraper.crawl.sitemaps import SitemapError, sitemap_entries
 from scraper.errors import FetchError, ParseError, StoreError
@@ -35,6 +35,8 @@ T = TypeVar("T")
 
 #: The longest a retry waits, whatever the backoff says.
 MAX_BACKOFF = 300.0
+#: How long a fetched robots.txt is trusted (RFC 9309 allows 24 hours).
+ROBOTS_CACHE = timedelta(hours=24)
 
 
 @dataclass
@@ -284,6 +286,15 @@ class Crawler:
     async def _fetch_robots(self, origin: str) -> RobotsRules:
         assert self._fetcher is not None
         url = f"{origin}/robots.txt"
+        since = datetime.now(UTC) - ROBOTS_CACHE
+        cached = await self._db(self.archive.recent_response, url, purpose="robots", since=since)
+        if cached is not None:
+            # RFC 9309: a robots.txt may be cached for up to 24 hours (answers, never failures).
+            status, body, when = cached
+            rules = rules_from_response(status, body)
+            rules.reason += f" (as fetched at {when})"
+            log.info("%s: %s", origin, rules.reason)
+            return rules
         try:
             page = await self._fetcher.fetch(url)
         except FetchError as exc:
@@ -437,7 +448,8 @@ class Crawler:
 
     async def _discover(self, item: FrontierItem, page: Page) -> None:
         found: list[Discovered] = []
-        error = None
+        error: str | None = None
+        kind = ""
         depth = item.depth + 1
         if item.kind == "listing":
             for url in page_links(page.text, page.final_url)[: settings.MAX_OUTLINKS]:
@@ -449,14 +461,19 @@ class Crawler:
                 elif self.schedule.follow and self.schedule.follow.search(path) and depth <= self.schedule.max_depth:
                     found.append(Discovered(canonicalize(url), "listing", depth))
         elif item.kind == "feed":
-            for url in feed_links(page.body, page.final_url):
+            try:
+                links = feed_links(page.body, page.final_url)
+            except FeedError as exc:
+                error, kind = f"{page.final_url}: {exc}", "bad_feed"
+                links = []
+            for url in links:
                 if _origin(url) in self.origins and self.schedule.article_url.search(urlsplit(url).path):
                     found.append(Discovered(canonicalize(url), "article", depth))
         elif item.kind == "sitemap":
             try:
                 entries = sitemap_entries(page.body, page.final_url)
             except SitemapError as exc:
-                error = f"{page.final_url}: {exc}"
+                error, kind = f"{page.final_url}: {exc}", "bad_sitemap"
                 entries = []
             for entry in entries:
                 if _origin(entry.url) not in self.origins:
@@ -465,7 +482,7 @@ class Crawler:
                     found.append(Discovered(canonicalize(entry.url), "sitemap", depth))
                 elif not entry.is_sitemap and self.schedule.article_url.search(urlsplit(entry.url).path):
                     found.append(Discovered(canonicalize(entry.url), "article", depth, entry.lastmod))
-        row = ledger_row(page, purpose=item.kind, error=error, kind="bad_sitemap" if error else None)
+        row = ledger_row(page, purpose=item.kind, error=error, kind=kind if error else None)
         update = FrontierUpdate(item, "failed" if error else "done", self._run_id, error=error, discovered=tuple(found))
         await self._db(self.archive.record_fetch, row, run_id=self._run_id, frontier=update)
         if error:

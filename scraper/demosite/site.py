@@ -193,9 +193,9 @@ class NewsSite:
         self.by_id = {article.id: article for article in self.articles}
         self.log: list[dict[str, object]] = []
         self.flaky_counts: dict[int, int] = {}
-        # Built once here, so serving them never stalls the server (its request log is a clock for tests).
-        self._huge = b"<html><body><p>" + b"x" * (12 * 1024 * 1024) + b"</p>" if hostile else b""
-        self._bomb = _bomb(16 * 1024 * 1024, "gzip") if hostile else b""
+        #: Misbehaviours switched on by tests: robots (404, 503, huge, slow-crawl), feed (doctype),
+        #: sitemap (doctype, bomb, million).
+        self.modes: dict[str, str] = {}
         # Built once here, so serving them never stalls the server (its request log is a clock for tests).
         self._huge = b"<html><body><p>" + b"x" * (12 * 1024 * 1024) + b"</p>" if hostile else b""
         self._bomb = _bomb(16 * 1024 * 1024, "gzip") if hostile else b""
@@ -283,6 +283,13 @@ class NewsSite:
         return Response.html(listing_html(title, links, base=base, next_url=next_url, prev_url=prev_url))
 
     def rss(self, base: str) -> Response:
+        if self.modes.get("feed") == "doctype":
+            # A billion-laughs feed: it must be refused, not expanded.
+            laughs = (
+                b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+                b'<rss version="2.0"><channel><title>&b;</title></channel></rss>'
+            )
+            return Response(200, laughs, {"Content-Type": "application/rss+xml"})
         items = []
         for article in self.visible_articles()[:50]:
             items.append(
@@ -303,6 +310,22 @@ class NewsSite:
         return Response(200, body.encode(), {"Content-Type": "application/rss+xml; charset=utf-8"})
 
     def sitemap_index(self, base: str) -> Response:
+        mode = self.modes.get("sitemap")
+        if mode == "doctype":
+            external = (
+                b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><urlset>&e;</urlset>'
+            )
+            return Response(200, external, {"Content-Type": "application/xml"})
+        if mode == "bomb":
+            return Response(
+                200, _bomb(64 * 1024 * 1024, "gzip"), {"Content-Type": "application/xml", "Content-Encoding": "gzip"}
+            )
+        if mode == "million":
+            urls = "".join(f"<url><loc>{base}/trap/{n}_{n}/</loc></url>" for n in range(60_000))
+            listing = (
+                f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
+            )
+            return Response(200, listing.encode(), {"Content-Type": "application/xml"})
         count = (len(self.articles) + SITEMAP_SIZE - 1) // SITEMAP_SIZE
         parts = "".join(
             f"<sitemap><loc>{base}/sitemap-articles-{n}.xml</loc>"
@@ -329,6 +352,18 @@ class NewsSite:
         return Response(200, body.encode(), {"Content-Type": "application/xml"})
 
     def robots(self, base: str) -> Response:
+        mode = self.modes.get("robots")
+        if mode == "404":
+            return Response(404, b"no robots here", {"Content-Type": "text/plain"})
+        if mode == "503":
+            return Response(503, b"busy", {"Content-Type": "text/plain"})
+        if mode == "huge":
+            # 10 MB: the rules that matter come after the 500 KiB a crawler must read.
+            filler = b"# " + b"x" * 1000 + b"\n"
+            body = b"User-agent: *\nAllow: /\n" + filler * 10_000 + b"User-agent: *\nDisallow: /\n"
+            return Response(200, body, {"Content-Type": "text/plain"})
+        if mode == "slow-crawl":
+            return Response(200, b"User-agent: *\nCrawl-delay: 3600\n", {"Content-Type": "text/plain"})
         lines = ["User-agent: *", "Disallow: /search/", "Disallow: /private/", "Allow: /"]
         if self.crawl_delay:
             lines.append(f"Crawl-delay: {self.crawl_delay:g}")
@@ -422,6 +457,9 @@ class NewsSite:
         action = parts[1] if len(parts) > 1 else ""
         if action == "log":
             return Response(200, json.dumps(self.log).encode(), {"Content-Type": "application/json"})
+        if action == "mode":
+            self.modes.update(query)
+            return Response(200, b"ok", {"Content-Type": "text/plain"})
         if action == "articles":
             data = [
                 {
