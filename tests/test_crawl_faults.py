@@ -39,7 +39,7 @@ def test_robots_404_allows_everything(site: ServedSite, tmp_path: Path) -> None:
 
 def test_robots_5xx_disallows_the_host_for_the_run(site: ServedSite, tmp_path: Path) -> None:
     control(site, "mode", robots="503")
-    db, stderr = run(site, tmp_path)
+    db, _ = run(site, tmp_path)
     assert article_requests(site) == 0
     assert query(db, "SELECT count(*) FROM articles") == [(0,)]
     skipped = query(db, "SELECT count(*), min(error) FROM fetches WHERE error_kind = 'robots'")
