@@ -39,6 +39,51 @@ _EXTRA_BLOCKED = tuple(
 )
 
 
+#: Hosts in the spellings that SSRF filters have missed (decimal, octal, hex, short, IPv4-mapped,
+#: NAT64, 6to4, trailing-dot names, cloud metadata): the guard must refuse every one (tests, bench/faults.py).
+NON_PUBLIC_EXAMPLES = (
+    "127.0.0.1",
+    "127.0.0.2",
+    "127.255.255.254",
+    "localhost",
+    "localhost.",
+    "0.0.0.0",
+    "0",
+    "[::1]",
+    "[::]",
+    "[::ffff:127.0.0.1]",
+    "[0:0:0:0:0:ffff:7f00:1]",
+    "2130706433",
+    "0x7f000001",
+    "017700000001",
+    "0177.0.0.1",
+    "0x7f.1",
+    "127.1",
+    "169.254.169.254",
+    "169.254.0.1",
+    "metadata.google.internal",
+    "10.0.0.1",
+    "10.255.255.255",
+    "172.16.5.4",
+    "172.31.255.255",
+    "192.168.1.1",
+    "192.168.0.0",
+    "100.64.0.1",
+    "100.127.255.255",
+    "198.18.0.1",
+    "192.0.2.1",
+    "240.0.0.1",
+    "255.255.255.255",
+    "224.0.0.1",
+    "[fc00::1]",
+    "[fd12:3456::1]",
+    "[fe80::1]",
+    "[ff02::1]",
+    "[64:ff9b::7f00:1]",
+    "[2002:7f00:1::]",
+)
+
+
 def _unwrap(address: IPAddress) -> IPAddress:
     """Return the IPv4 address hidden in an IPv4-mapped, 6to4 or NAT64 IPv6 address, if any."""
     if isinstance(address, ipaddress.IPv6Address):

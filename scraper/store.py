@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import random
+import signal
 import sqlite3
 import time
 import zlib
@@ -297,6 +299,9 @@ class Archive:
         except sqlite3.Error as exc:
             raise StoreError(_describe(exc, self.path), path=self.path) from exc
         self.db = sqlite_utils.Database(conn)
+        # Fault injection for the kill harness (bench/faults.py): die by SIGKILL inside the N-th commit.
+        self._kill_at = int(os.environ.get(settings.KILL_IN_COMMIT_ENV, "0") or 0)
+        self._commits = 0
         try:
             self._prepare(check)
         except sqlite3.Error as exc:
@@ -358,6 +363,9 @@ class Archive:
             raise StoreError(_describe(exc, self.path), path=self.path) from exc
         try:
             yield self.db
+            self._commits += 1
+            if self._kill_at and self._commits == self._kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)  # everything written, nothing committed
             conn.execute("COMMIT")
         except BaseException as exc:
             if conn.in_transaction:
@@ -590,8 +598,6 @@ class Archive:
 
     def start_run(self, schedule: str, *, trigger: str = "manual", scheduled_for: datetime | None = None) -> int:
         """Open a crawl_runs row; runs of this schedule left 'running' by a killed process become 'interrupted'."""
-        import os
-
         with self.transaction() as db:
             db.execute(
                 "UPDATE crawl_runs SET status = 'interrupted', ended_at = COALESCE(ended_at, ?),"

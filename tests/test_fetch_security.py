@@ -14,53 +14,14 @@ import pytest
 
 from scraper.errors import BlockedURLError, FetchError
 from scraper.fetch import Fetcher, FetchPolicy
+from scraper.netguard import NON_PUBLIC_EXAMPLES
 
 from .conftest import ServedSite
 
 #: A globally routable address the stub DNS gives "news.example"; the test network reaches it on 127.0.0.1.
 PUBLIC = "93.184.216.34"
 
-SSRF_HOSTS = [
-    "127.0.0.1",
-    "127.0.0.2",
-    "127.255.255.254",
-    "localhost",
-    "localhost.",
-    "0.0.0.0",
-    "0",
-    "[::1]",
-    "[::]",
-    "[::ffff:127.0.0.1]",
-    "[0:0:0:0:0:ffff:7f00:1]",
-    "2130706433",
-    "0x7f000001",
-    "017700000001",
-    "0177.0.0.1",
-    "0x7f.1",
-    "127.1",
-    "169.254.169.254",
-    "169.254.0.1",
-    "metadata.google.internal",
-    "10.0.0.1",
-    "10.255.255.255",
-    "172.16.5.4",
-    "172.31.255.255",
-    "192.168.1.1",
-    "192.168.0.0",
-    "100.64.0.1",
-    "100.127.255.255",
-    "198.18.0.1",
-    "192.0.2.1",
-    "240.0.0.1",
-    "255.255.255.255",
-    "224.0.0.1",
-    "[fc00::1]",
-    "[fd12:3456::1]",
-    "[fe80::1]",
-    "[ff02::1]",
-    "[64:ff9b::7f00:1]",
-    "[2002:7f00:1::]",
-]
+SSRF_HOSTS = list(NON_PUBLIC_EXAMPLES)
 SSRF_URLS = [f"{scheme}://{host}:{port}/" for host in SSRF_HOSTS for scheme, port in (("http", 80), ("https", 8443))]
 
 

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import json
 import random
+import socket
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,7 +24,7 @@ from scraper.demosite.corpus import (
     SOURCES,
 )
 from scraper.demosite.markup import SECTIONS, SECTIONS_KK, ArticlePage, article_html, listing_html
-from scraper.demosite.server import Request, Response, _bomb
+from scraper.demosite.server import Request, Response, _bomb, _head
 
 ALMATY = ZoneInfo("Asia/Almaty")
 FIRST_ID = 190_000
@@ -186,9 +187,14 @@ class NewsSite:
         crawl_delay: float | None = 0.05,
         now: datetime | None = None,
         seed: int = 2024,
+        fault_rate: float = 0.0,
     ) -> None:
         self.started = now or datetime.now(UTC).replace(microsecond=0)
         self.crawl_delay = crawl_delay
+        #: The share of article requests answered with a random transient fault (throughput under faults).
+        self.fault_rate = fault_rate
+        self._faults = random.Random(seed)
+        self.faults_injected: dict[str, int] = {}
         self.articles = [self._make(number, seed, hostile) for number in range(articles)]
         self.by_id = {article.id: article for article in self.articles}
         self.log: list[dict[str, object]] = []
@@ -416,6 +422,8 @@ class NewsSite:
     ) -> Response | None:
         if article.removed_status:
             return Response(article.removed_status, b"<h1>Gone</h1>", {"Content-Type": "text/html; charset=utf-8"})
+        if self.fault_rate and article.behaviour is None and self._faults.random() < self.fault_rate:
+            return await self._transient_fault(article, base, writer)
         behaviour = article.behaviour
         seen = self.flaky_counts[article.id] = self.flaky_counts.get(article.id, 0) + 1
         if behaviour == "retry_after" and seen == 1:
@@ -442,8 +450,6 @@ class NewsSite:
             "Last-Modified": format_datetime(article.published, usegmt=True),
         }
         if behaviour == "truncated" or (behaviour == "reset_once" and seen == 1):
-            from scraper.demosite.server import _head
-
             writer.write(_head(200, {**headers, "Content-Length": str(len(body))}))
             writer.write(body[: len(body) // 2])
             await writer.drain()
@@ -451,10 +457,36 @@ class NewsSite:
             return None
         return Response(200, body, headers)
 
+    async def _transient_fault(self, article: Article, base: str, writer: asyncio.StreamWriter) -> Response | None:
+        """One of the faults a busy news site shows now and then; a retry later gets the page."""
+        kind = self._faults.choice(["http_500", "http_503", "http_429", "reset", "truncated", "stall"])
+        self.faults_injected[kind] = self.faults_injected.get(kind, 0) + 1
+        if kind == "http_500":
+            return Response(500, b"internal error", {"Content-Type": "text/plain"})
+        if kind == "http_503":
+            return Response(503, b"busy", {"Content-Type": "text/plain"})
+        if kind == "http_429":
+            return Response(429, b"slow down", {"Content-Type": "text/plain", "Retry-After": "0"})
+        if kind == "stall":
+            await asyncio.sleep(30)  # longer than any sane fetch timeout
+            return Response(504, b"late", {"Content-Type": "text/plain"})
+        body = self.render_article(article, base)
+        writer.write(_head(200, {"Content-Type": "text/html; charset=utf-8", "Content-Length": str(len(body))}))
+        writer.write(body[: len(body) // 3])
+        await writer.drain()
+        if kind == "reset":
+            sock = writer.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        writer.transport.abort()
+        return None
+
     def control(self, path: str, query: dict[str, str]) -> Response:
         """Test hooks: edit, remove or freeze an article, read the request log."""
         parts = path.strip("/").split("/")
         action = parts[1] if len(parts) > 1 else ""
+        if action == "faults":
+            return Response(200, json.dumps(self.faults_injected).encode(), {"Content-Type": "application/json"})
         if action == "log":
             return Response(200, json.dumps(self.log).encode(), {"Content-Type": "application/json"})
         if action == "mode":
