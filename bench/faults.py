@@ -230,8 +230,11 @@ def kill_harness(report: Report, work: Path, figures: dict[str, Any], kills_want
             archived = [row[0] for row in query(db, "SELECT article_id FROM articles")]
             lost += len(expected - set(archived))
             duplicated += len(archived) - len(set(archived))
-            fetched = query(db, "SELECT count(*) FROM fetches WHERE purpose = 'article' AND status = 200")[0][0]
-            refetched += fetched - len(set(archived))
+            # Work redone after the kills, counted at the server: requests for article pages beyond one each.
+            requested = [
+                e["path"] for e in site.get("_control/log") if str(e["path"]).rstrip("/").rsplit("_", 1)[-1].isdigit()
+            ]
+            refetched += len(requested) - len(set(requested))
         finally:
             site.stop()
     figures["kills"] = kills
@@ -242,12 +245,13 @@ def kill_harness(report: Report, work: Path, figures: dict[str, Any], kills_want
     figures["half_written"] = half
     figures["integrity_ok"] = integrity
     figures["refetched_after_kills"] = refetched
+    figures["refetched_per_kill"] = round(refetched / max(kills, 1), 2)
     report.add(
         "SIGKILL mid-crawl, then restart",
         kills,
         kills if not (lost or duplicated or half) and integrity else 0,
         f"{in_commit} inside a commit; lost {lost}, duplicated {duplicated}, half-written {half}, "
-        f"re-fetched {refetched} pages over {rounds} archives",
+        f"re-fetched {refetched} pages ({refetched / max(kills, 1):.1f} a kill, concurrency 4) over {rounds} archives",
     )
 
 
