@@ -277,16 +277,25 @@ class _ProgressLine:
 @click.option("--hostile/--no-hostile", default=True, show_default=True, help="Include misbehaving articles.")
 @click.option("--crawl-delay", type=float, default=0.05, show_default=True, help="Crawl-delay in robots.txt (0: none).")
 @click.option(
+    "--fault-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of article requests answered with a random transient fault (500, 503, 429, reset, stall).",
+)
+@click.option(
     "--root",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     help="Also serve the files in this folder under /files/ (e.g. fixtures/).",
 )
-def demo_site_command(port: int, articles: int, hostile: bool, crawl_delay: float, root: Path | None) -> None:
+def demo_site_command(
+    port: int, articles: int, hostile: bool, crawl_delay: float, fault_rate: float, root: Path | None
+) -> None:
     """Serve the offline demo news site on 127.0.0.1 in the foreground (Ctrl-C stops it)."""
     from scraper.demosite.app import run
     from scraper.demosite.site import NewsSite
 
-    site = NewsSite(articles=articles, hostile=hostile, crawl_delay=crawl_delay or None)
+    site = NewsSite(articles=articles, hostile=hostile, crawl_delay=crawl_delay or None, fault_rate=fault_rate)
     try:
         run(
             port=port,
@@ -325,19 +334,45 @@ def demo_command(db_path: Path, port: int, no_serve: bool) -> None:
 
 
 @cli.command("serve")
-@DB_OPTION
-@click.option("--port", type=int, default=settings.SERVE_PORT, show_default=True, help="Port on 127.0.0.1.")
-def serve_command(db_path: Path, port: int) -> None:
-    """Browse the archive in Datasette on 127.0.0.1 (read-only)."""
-    import subprocess
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=settings.DEFAULT_DB_PATH,
+    show_default=True,
+    help="The archive to browse (read-only).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=settings.SERVE_PORT,
+    show_default=True,
+    help="Port on 127.0.0.1 (0: any free port, shown in the log).",
+)
+@click.option("--show-command", is_flag=True, help="Print the equivalent plain `datasette` command line and exit.")
+def serve_command(db_path: Path, port: int, show_command: bool) -> None:
+    """Browse the archive in Datasette on 127.0.0.1, read-only, while crawls keep writing to it.
 
-    if not db_path.exists():
-        _fail(f"There is no archive at {db_path}; run `scrape crawl` or `scrape url` first.")
-    command = [sys.executable, "-m", "datasette", "serve", str(db_path), "--host", "127.0.0.1", "--port", str(port)]
+    Articles newest first with facets and search, article pages with the view-count
+    chart and the changes between versions, and canned queries. Runs exactly the
+    `datasette serve` command line that --show-command prints.
+    """
+    import shlex
+
+    from scraper.serve.server import check_archive, datasette_args, serve
+
+    if show_command:
+        click.echo(shlex.join(["datasette", *datasette_args(db_path, port=port)]))
+        return
     try:
-        sys.exit(subprocess.call(command))
-    except KeyboardInterrupt:
-        sys.exit(0)
+        check_archive(db_path)
+        if port:
+            click.echo(f"Serving {db_path} read-only at http://127.0.0.1:{port}/ (Ctrl-C stops).", err=True)
+        serve(db_path, port=port)
+    except ScrapeError as exc:
+        _fail(str(exc))
+    except click.ClickException as exc:
+        _fail(exc.format_message())
 
 
 @cli.command("backup")

@@ -171,7 +171,13 @@ CREATE TABLE crawl_runs (
     message TEXT,
     pid INTEGER
 );
-CREATE INDEX crawl_runs_schedule ON crawl_runs(schedule, started_at);"""
+CREATE INDEX crawl_runs_schedule ON crawl_runs(schedule, started_at);
+CREATE INDEX articles_author ON articles(author);
+CREATE INDEX articles_source ON articles(source);
+CREATE INDEX articles_language ON articles(language);
+CREATE INDEX view_counts_observed ON view_counts(observed_at);
+CREATE INDEX fetches_failed ON fetches(url, status, error_kind, fetched_at, error)
+    WHERE error IS NOT NULL OR status >= 400;"""
 
 
 def make_page(html: str, *, url: str = SEED_URL, at: datetime = T0, status: int = 200) -> Page:

@@ -1,0 +1,1 @@
+"""Browse the archive in Datasette: its metadata, plugin, templates, and the command line that serves it."""

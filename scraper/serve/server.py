@@ -1,0 +1,84 @@
+"""Serve an archive with Datasette: the one `datasette serve` command line, run in this process or shown to the user."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+from scraper import settings
+from scraper.errors import UsageError
+
+HERE = Path(__file__).resolve().parent
+METADATA = HERE / "metadata.yaml"
+PLUGINS_DIR = HERE / "plugins"
+TEMPLATES_DIR = HERE / "templates"
+
+#: Datasette settings (`--setting NAME VALUE`); the same for `scrape serve` and the README's command line.
+DATASETTE_SETTINGS = {
+    # Suggesting facets runs a query per column on every table page: on a large archive that is most of the time.
+    "suggest_facets": "off",
+    # Bodies are long: the table shows their start, the article page shows them whole.
+    "truncate_cells_html": "300",
+    # A canned query over a large archive on a slow disk can take more than the default second.
+    "sql_time_limit_ms": "3000",
+    # Facets of a broad search count many rows; a slow facet is left out (and says so) after this long.
+    "facet_time_limit_ms": "500",
+}
+
+
+def datasette_args(
+    db_path: Path | str, *, host: str = "127.0.0.1", port: int = settings.SERVE_PORT, root: Path | None = None
+) -> list[str]:
+    """The arguments after `datasette` that serve `db_path` as `scrape serve` does.
+
+    Never `-i`: the crawler writes while Datasette reads (WAL), and Datasette opens a database given this
+    way read-only (`mode=ro`). With `root`, the package's files are given relative to that folder (for docs).
+    """
+
+    def shown(path: Path) -> str:
+        return str(path.relative_to(root)) if root is not None else str(path)
+
+    args = [
+        "serve",
+        str(db_path),
+        "--metadata",
+        shown(METADATA),
+        "--plugins-dir",
+        shown(PLUGINS_DIR),
+        "--template-dir",
+        shown(TEMPLATES_DIR),
+    ]
+    for name, value in DATASETTE_SETTINGS.items():
+        args += ["--setting", name, value]
+    return [*args, "--host", host, "--port", str(port)]
+
+
+def check_archive(db_path: Path) -> None:
+    """Raise UsageError unless `db_path` is an archive (read without writing anything)."""
+    if not db_path.is_file():
+        raise UsageError(f"There is no archive at {db_path}; run `scrape crawl` or `scrape url` first.")
+    try:
+        with closing(sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error as exc:
+        raise UsageError(f"{db_path} is not a SQLite archive ({exc}).") from exc
+    if "articles" not in tables:
+        raise UsageError(f"{db_path} is a SQLite file but not an archive (it has no articles table).")
+
+
+def serve(db_path: Path, *, host: str = "127.0.0.1", port: int = settings.SERVE_PORT) -> None:
+    """Run Datasette on the archive in the foreground until interrupted (Ctrl-C)."""
+    check_archive(db_path)
+    from datasette.cli import cli
+
+    cli.main(args=datasette_args(db_path, host=host, port=port), prog_name="datasette", standalone_mode=False)
+
+
+def build(db_path: Path) -> Any:
+    """The Datasette instance `scrape serve` runs, parsed from the same command line but not started."""
+    from datasette.cli import serve as serve_command
+
+    with serve_command.make_context("serve", datasette_args(db_path)[1:]) as context:
+        return context.invoke(serve_command.callback, **context.params, return_instance=True)
