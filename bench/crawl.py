@@ -53,10 +53,62 @@ def measure(command: list[str], env: dict[str, str] | None = None) -> tuple[floa
     return elapsed, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
 
 
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def memory_over_a_long_crawl(work: Path, articles: int, concurrency: int) -> dict[str, float]:
+    """RSS of `scrape crawl` after 1,000 archived pages and at the end of a long crawl: it must stay flat."""
+    import sqlite3
+
+    site, base = serve(articles)
+    try:
+        schedule = work / "long.toml"
+        schedule.write_text(
+            f'name = "long"\nprofile = "baigenews"\nsitemaps = ["{base}/sitemap.xml"]\n'
+            "article_url = '_\\d+/$'\nallow_private = true\n"
+            f"[limits]\nmax_pages = {articles + 100}\nrun_timeout = 7200\n"
+            f"[politeness]\nconcurrency = {concurrency}\nglobal_concurrency = {concurrency}\ndelay = 0\n",
+            encoding="utf-8",
+        )
+        db = work / "long.db"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "scraper", "-q", "crawl", str(schedule), "--db", str(db)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        at_1000 = last = 0.0
+        while process.poll() is None:
+            time.sleep(0.5)
+            try:
+                with sqlite3.connect(db) as conn:
+                    count = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+                last = rss_mib(process.pid)
+            except (sqlite3.Error, OSError):
+                continue
+            if not at_1000 and count >= 1000:
+                at_1000 = last
+    finally:
+        site.terminate()
+        site.wait()
+    return {
+        "rss_mib_at_1000": round(at_1000, 1),
+        "rss_mib_at_end": round(last, 1),
+        "growth": round(last / at_1000 - 1, 3),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--articles", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--long", type=int, default=0, metavar="N", help="also crawl N articles and report RSS at 1,000 and at N"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-crawl-"))
     figures: dict[str, object] = {"articles": args.articles, "concurrency": args.concurrency}
@@ -118,6 +170,8 @@ def main() -> None:
         "peak_rss_mib": round(theirs[1], 1),
         "exit": theirs[2],
     }
+    if args.long:
+        figures["memory"] = memory_over_a_long_crawl(work, args.long, args.concurrency)
     ratio = (pages / ours[0]) / (scrapy_pages / theirs[0])
     figures["ratio_vs_scrapy"] = round(ratio, 3)
     print(f"{'':10}{'seconds':>10}{'pages':>8}{'articles':>10}{'pages/s':>10}{'peak MiB':>10}")
@@ -128,6 +182,13 @@ def main() -> None:
             f"{name:10}{row['seconds']:>10}{row['pages']:>8}{row['articles']:>10}{row['pages_per_s']:>10}{row['peak_rss_mib']:>10}"
         )
     print(f"project / scrapy pages per second: {ratio:.2f} (floor 1.00)")
+    if args.long:
+        memory = figures["memory"]
+        assert isinstance(memory, dict)
+        print(
+            f"RSS of a {args.long}-article crawl: {memory['rss_mib_at_1000']} MiB after 1,000 pages, "
+            f"{memory['rss_mib_at_end']} MiB at the end ({memory['growth']:+.1%})"
+        )
     print(json.dumps(figures))
 
 

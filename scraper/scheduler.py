@@ -230,7 +230,9 @@ class Service:
         self._running[name] = _Running(stop, current)
         log.info("schedule %s: run starting (scheduled for %s)", name, scheduled_for.isoformat(timespec="seconds"))
         try:
-            with Archive(self.db_path) as archive:
+            # The archive was checked (quick_check) when the service started; a full check before
+            # every run would stall the other schedules for seconds on a large archive.
+            with Archive(self.db_path, check=False) as archive:
                 crawler = Crawler(schedule, archive, allow_private=self.allow_private, stop=stop)
                 summary = await crawler.run(trigger="schedule", scheduled_for=scheduled_for)
             log.info(
