@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 # Month words by their first letters. Russian and English forms are matched by a
@@ -85,9 +85,8 @@ _AGO = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class ParsedDate:
-    """A date read from text, in the site's time zone."""
+class ParsedDate(NamedTuple):
+    """A date read from text, in the site's time zone (a named tuple: several are made for every page)."""
 
     value: datetime
     has_year: bool = True
@@ -143,7 +142,9 @@ def _make_date(year: int, month: int, day: int) -> date:
         raise BadDate(f"{day}.{month}.{year} is not a calendar date") from None
 
 
-def _parse_iso(text: str, zone: ZoneInfo) -> ParsedDate | None:
+def _parse_iso(text: str, zone: ZoneInfo, keep_offset: bool = False) -> ParsedDate | None:
+    if "-" not in text:
+        return None  # no date of this form
     found = _ISO.search(text)
     if not found:
         return None
@@ -157,7 +158,7 @@ def _parse_iso(text: str, zone: ZoneInfo) -> ParsedDate | None:
     if not offset:
         return ParsedDate(_aware(day_value, clock, zone))
     stamp = datetime.fromisoformat(f"{year}-{month}-{day}T{clock.isoformat()}{_iso_offset(offset)}")
-    return ParsedDate(stamp.astimezone(zone))
+    return ParsedDate(stamp if keep_offset else stamp.astimezone(zone))
 
 
 def _iso_offset(offset: str) -> str:
@@ -222,12 +223,13 @@ def _relative(text: str, now: datetime, zone: ZoneInfo) -> ParsedDate | None:
     return None
 
 
-def parse_date(text: str, *, zone: ZoneInfo, now: datetime) -> ParsedDate | None:
+def parse_date(text: str, *, zone: ZoneInfo, now: datetime, keep_offset: bool = False) -> ParsedDate | None:
     """Read one date from `text`; None if there is none, BadDate if it is impossible.
 
     A date without a year gets `now`'s year and `has_year=False`; call
     `infer_year` to settle it. Naive times are in `zone`; aware ones are
-    converted to it.
+    converted to it, or with `keep_offset` keep the offset the page gave them
+    (for sites of unknown time zone).
     """
     text = text.strip()
     if not text:
@@ -239,9 +241,13 @@ def parse_date(text: str, *, zone: ZoneInfo, now: datetime) -> ParsedDate | None
         except ValueError:
             pass
         else:
-            aware = stamp.astimezone(zone) if stamp.tzinfo else stamp.replace(tzinfo=zone)
+            if stamp.tzinfo is None:
+                aware = stamp.replace(tzinfo=zone)
+            else:
+                aware = stamp if keep_offset else stamp.astimezone(zone)
             return ParsedDate(aware.replace(microsecond=0) if aware.microsecond else aware)
-    common = _COMMON.match(text)
+    # The pattern starts with the day, so text that does not start with a digit skips it.
+    common = _COMMON.match(text) if text[:1].isdecimal() else None
     if common and (month := month_number(common.group(2))):
         # "12 Марта, 13:45", "12 наурыз 2024, 15:30": how most Russian and Kazakh sites print dates.
         day, year, hour, minute = common.group(1, 3, 4, 5)
@@ -251,7 +257,7 @@ def parse_date(text: str, *, zone: ZoneInfo, now: datetime) -> ParsedDate | None
                 raise BadDate(f"{hour}:{minute} is not a time of day")
             clock = time(int(hour), int(minute))
         return _dated(month, int(day), int(year) if year else None, clock, zone, now)
-    parsed = _parse_iso(text, zone) or _relative(text, now, zone)
+    parsed = _parse_iso(text, zone, keep_offset) or _relative(text, now, zone)
     if parsed:
         return parsed
     parts = _textual(text) or _numeric(text)

@@ -24,8 +24,7 @@ _LONG_TAG = re.compile(r">[^>]{32768}")
 # One attribute, as the HTML tokenizer reads it (quotes respected); possessive and atomic, so a
 # hostile tag cannot make this check itself slow.
 _ATTRIBUTES = re.compile(
-    r"""<[a-zA-Z][^\s/>]*+(?>\s++[^\s=>/]++(?>\s*+=\s*+(?>"[^"]*+"|'[^']*+'|[^\s>]++))?)"""
-    + f"{{{MAX_ATTRIBUTES}}}"
+    r"""<[a-zA-Z][^\s/>]*+(?>\s++[^\s=>/]++(?>\s*+=\s*+(?>"[^"]*+"|'[^']*+'|[^\s>]++))?)""" + f"{{{MAX_ATTRIBUTES}}}"
 )
 #: Words of captcha, bot-check and access-denied pages.
 _BLOCK_MARKERS = re.compile(

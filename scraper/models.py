@@ -97,6 +97,8 @@ class RawArticle:
     #: The body as HTML blocks, in order; sanitize.render_body() turns them into body_html.
     body_parts: list[BodyPart] = field(default_factory=list)
     #: field name -> where its value came from (profile, jsonld, meta, dom, ...).
+    #: Problems met while reading (e.g. bidi controls removed), carried into the record's warnings.
+    warnings: list[str] = field(default_factory=list)
     field_sources: dict[str, str] = field(default_factory=dict)
     profile: str = "generic"
 

@@ -52,7 +52,8 @@ class Profile:
 
     name: str
     hosts: tuple[str, ...] = ()
-    timezone: str = "UTC"
+    #: The site's IANA time zone; None (sites without a profile) keeps the offsets pages give.
+    timezone: str | None = None
     language: str | None = None
     #: Regex over the URL path whose group `id` is the site's article id.
     article_url: re.Pattern[str] | None = None
@@ -67,7 +68,22 @@ class Profile:
 
     @cached_property
     def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+        """The zone visible dates are read in (UTC when the site's zone is unknown)."""
+        return ZoneInfo(self.timezone or "UTC")
+
+    @cached_property
+    def exclude_query(self) -> str:
+        """The exclusions as one selector list, so one walk finds them all."""
+        return ", ".join(self.exclude)
+
+    @cached_property
+    def label_stems(self) -> dict[str, tuple[tuple[str, str], ...]]:
+        """field -> each label without its colon, and case-folded for comparing (longest first)."""
+        stems = {}
+        for name, labels in self.labels.items():
+            bare = [label.rstrip(":").strip() for label in labels]
+            stems[name] = tuple((stem, stem.casefold()) for stem in bare)
+        return stems
 
 
 GENERIC_PROFILE = Profile(name=GENERIC)
@@ -94,11 +110,12 @@ def profile_from_dict(data: dict[str, Any], path: str) -> Profile:
     name = data.get("name")
     if not isinstance(name, str) or not name:
         raise _fail(path, "name", "must be a non-empty string")
-    timezone = data.get("timezone", "UTC")
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise _fail(path, "timezone", f"names no known time zone ({timezone!r})") from None
+    timezone = data.get("timezone")
+    if timezone is not None:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            raise _fail(path, "timezone", f"names no known time zone ({timezone!r})") from None
     pattern = None
     if "article_url" in data:
         try:

@@ -64,4 +64,4 @@ def clean_text(value: str | None, *, multiline: bool = False) -> str:
 
 def join_paragraphs(paragraphs: list[str]) -> str:
     """Join cleaned paragraphs with one blank line between them, dropping empty ones."""
-    return "\n\n".join(p for p in paragraphs if p)
+    return "\n\n".join(filter(None, paragraphs))

@@ -122,6 +122,9 @@ def match_id(url: str, pattern: re.Pattern[str] | None) -> str | None:
     """Return the article id that `pattern`'s group `id` captures in `url`, if any."""
     if pattern is None:
         return None
-    path = _ORIGIN.sub("", url, count=1).split("?", 1)[0].split("#", 1)[0]
+    # The origin nearly always starts the URL; then slicing it off is what the substitution does.
+    origin = _ORIGIN.match(url)
+    path = url[origin.end() :] if origin else _ORIGIN.sub("", url, count=1)
+    path = path.split("?", 1)[0].split("#", 1)[0]
     found = pattern.search(path)
     return found.group("id") if found else None

@@ -12,7 +12,7 @@ from scraper.parse.blocks import split_blocks
 from scraper.parse.body import extract_body
 from scraper.parse.metadata import Metadata, jsonld_image, jsonld_people, jsonld_text, read_metadata
 from scraper.profiles import Profile, Selector
-from scraper.text import clean_text
+from scraper.text import clean_text, has_bidi_controls
 
 #: Where a byline usually sits on sites without a profile.
 BYLINE_SELECTORS = (
@@ -29,27 +29,16 @@ _BY_PREFIX = re.compile(r"^(by|автор|авторы|автор материа
 _TITLE_SUFFIX = re.compile(r"\s+[|\-–—•:]\s+[^|\-–—•:]{2,60}$")
 
 
-#: RawArticle attribute -> the record field it becomes, where the names differ.
-_RECORD_NAME = {"views_raw": "views"}
-#: Profile fields read as one string, and the RawArticle attribute each fills.
+#: Profile fields read as one string: the RawArticle attribute each fills, and the record field it becomes.
 _TEXT_FIELDS = {
-    "title": "title",
-    "lead": "lead",
-    "author": "author",
-    "views": "views_raw",
-    "source": "source",
-    "photo_credit": "photo_credit",
-    "image": "image_url",
+    "title": ("title", "title"),
+    "lead": ("lead", "lead"),
+    "author": ("author", "author"),
+    "views": ("views_raw", "views"),
+    "source": ("source", "source"),
+    "photo_credit": ("photo_credit", "photo_credit"),
+    "image": ("image_url", "image_url"),
 }
-
-
-def _first(root: LexborNode, selectors: tuple[Selector, ...]) -> tuple[Selector, LexborNode] | None:
-    """Return the first of a field's selectors that matches under `root`, with the node it matches."""
-    for selector in selectors:
-        node = css.first(root, selector.css)
-        if node is not None:
-            return selector, node
-    return None
 
 
 def _value(selector: Selector, node: LexborNode) -> str | None:
@@ -58,16 +47,18 @@ def _value(selector: Selector, node: LexborNode) -> str | None:
     return node.text(deep=True, separator=" ")
 
 
-def _strip_labels(value: str | None, labels: tuple[str, ...]) -> str | None:
-    """Remove a leading label ("АВТОР", "Фото:") from a value; a bare label means no value."""
+def _strip_labels(value: str | None, stems: tuple[tuple[str, str], ...]) -> str | None:
+    """Remove a leading label ("АВТОР", "Фото:") from a value; a bare label means no value.
+
+    `stems` are the labels without a colon, each with its case-folded form (Profile.label_stems).
+    """
     if value is None:
         return None
     text = clean_text(value)
-    if labels:
+    if stems:
         folded = text.casefold()
-        for label in labels:  # longest first
-            stem = label.rstrip(":").strip()
-            if folded.startswith(stem.casefold()):
+        for stem, folded_stem in stems:  # longest first
+            if folded.startswith(folded_stem):
                 text = text[len(stem) :].lstrip(" :\u2014-").strip()
                 break
     return text or None
@@ -81,34 +72,56 @@ def _profile_root(document: LexborHTMLParser, profile: Profile) -> LexborNode | 
     return document.root if not profile.root else None
 
 
-def _apply_profile(document: LexborHTMLParser, profile: Profile, raw: RawArticle) -> None:
+#: What the profile's selectors matched: field name, the selector that matched, and its elements
+#: (the first only, except for tags).
+Hits = list[tuple[str, Selector, list[LexborNode]]]
+
+
+def _query_profile(document: LexborHTMLParser, profile: Profile) -> Hits | None:
+    """Remove the profile's exclusions, then find every field's elements; None if the page has no root.
+
+    The queries run back to back, before any reading, while the selector engine is warm in the CPU cache.
+    """
     root = _profile_root(document, profile)
     if root is None:
-        return  # the page is not laid out as the profile expects; the generic pass fills in
+        return None  # the page is not laid out as the profile expects; the generic pass fills in
+    engine = css.engine()
     if profile.exclude:
-        for node in css.every(root, ", ".join(profile.exclude)):
+        for node in engine.find(profile.exclude_query, root):
             node.decompose()
+    hits: Hits = []
     for name, selectors in profile.selectors.items():
-        if name == "tags":
-            for selector in selectors:
-                nodes = css.every(root, selector.css)
-                if nodes:
-                    raw.tags = [clean_text(_value(selector, node)) for node in nodes]
-                    raw.field_sources["tags"] = "profile"
-                    break
-            continue
-        hit = _first(root, selectors)
-        if hit is None:
-            continue
-        selector, node = hit
-        if name in _TEXT_FIELDS:
-            attribute = _TEXT_FIELDS[name]
-            setattr(raw, attribute, _strip_labels(_value(selector, node), profile.labels.get(name, ())))
-            raw.field_sources[_RECORD_NAME.get(attribute, attribute)] = "profile"
+        find = engine.find if name == "tags" else engine.find_first
+        for selector in selectors:
+            nodes = find(selector.css, root)
+            if nodes:
+                hits.append((name, selector, nodes))
+                break
+    return hits
+
+
+def _read_profile_hits(hits: Hits, profile: Profile, raw: RawArticle) -> None:
+    """Fill the fields the profile's selectors found."""
+    sources = raw.field_sources
+    label_stems = profile.label_stems
+    for name, selector, nodes in hits:
+        target = _TEXT_FIELDS.get(name)
+        if target is not None:
+            attribute, record_name = target
+            value = _value(selector, nodes[0])
+            stems = label_stems.get(name)
+            setattr(raw, attribute, _strip_labels(value, stems) if stems else (clean_text(value) or None))
+            sources[record_name] = "profile"
+            # Cleaning here removes bidi controls before normalize could see them: say so now.
+            if value and not value.isprintable() and has_bidi_controls(value):
+                raw.warnings.append(f"{record_name}: bidi control characters removed")
         elif name == "body":
-            raw.body_paragraphs, raw.body_parts = split_blocks(node)
-            raw.field_sources["body"] = "profile"
-        elif text := clean_text(_value(selector, node)):
+            raw.body_paragraphs, raw.body_parts = split_blocks(nodes[0])
+            sources["body"] = "profile"
+        elif name == "tags":
+            raw.tags = [clean_text(_value(selector, node)) for node in nodes]
+            sources["tags"] = "profile"
+        elif text := clean_text(_value(selector, nodes[0])):
             dates = raw.published if name == "published" else raw.modified
             dates.append(DateCandidate(text, "visible"))
 
@@ -177,10 +190,10 @@ def _fill_from_metadata(tree: LexborHTMLParser, meta: Metadata, raw: RawArticle)
             raw.tags, raw.field_sources["tags"] = keywords.split(","), "jsonld"
         elif tags.get("news_keywords"):
             raw.tags, raw.field_sources["tags"] = tags["news_keywords"].split(","), "meta"
-    raw.published[:0] = meta.published
+    raw.published[:0] = meta.published()
     if not raw.published:
         raw.published = meta.time_element()
-    raw.modified[:0] = meta.modified
+    raw.modified[:0] = meta.modified()
     raw.language = meta.language or (jsonld_text(jsonld.get("inLanguage")) if jsonld else None)
     raw.canonical_href = meta.canonical
     raw.site_name = tags.get("og:site_name")
@@ -189,10 +202,13 @@ def _fill_from_metadata(tree: LexborHTMLParser, meta: Metadata, raw: RawArticle)
 def parse_html(html: str, profile: Profile) -> RawArticle:
     """Read every field the page offers; nothing is normalized yet."""
     tree = LexborHTMLParser(html)
-    meta = read_metadata(tree)
     raw = RawArticle(profile=profile.name)
-    if profile.selectors:
-        _apply_profile(tree, profile, raw)
+    hits = _query_profile(tree, profile) if profile.selectors else None
+    # After the profile's exclusions, which may remove scripts; and right after the profile's queries,
+    # while the selector engine is still warm.
+    meta = read_metadata(tree)
+    if hits is not None:
+        _read_profile_hits(hits, profile, raw)
     _fill_from_metadata(tree, meta, raw)
     if "body" not in raw.field_sources or not raw.body_paragraphs:
         jsonld_body = meta.jsonld.get("articleBody")

@@ -66,15 +66,8 @@ _TEXT_TAGS = {"h1": "h2", "h2": "h2", "h3": "h3", "h4": "h4", "h5": "h5", "h6": 
 _STRUCTURED = frozenset({"ul", "ol", "dl", "blockquote", "table"})
 
 
-def _plain(node: LexborNode) -> bool:
-    """Tell whether an element holds one text node and nothing else (most paragraphs of an article)."""
-    child = node.child
-    return child is None or (child.is_text_node and child.next is None)
-
-
 def _flush(run: list[LexborNode], texts: list[str], parts: list[BodyPart]) -> None:
-    if not run:
-        return
+    """Make the inline nodes collected in `run` one paragraph, and empty `run`."""
     raw = "".join(n.text_content or "" if n.is_text_node else n.text(deep=True) for n in run)
     text = clean_text(raw)
     if text:
@@ -92,33 +85,48 @@ def _walk(node: LexborNode, texts: list[str], parts: list[BodyPart]) -> None:
     run: list[LexborNode] = []
     for child in node.iter(include_text=True):
         tag = child.tag
-        if tag in LEAF_BLOCKS:
-            _flush(run, texts, parts)
-            text = clean_text(child.text(deep=True))
+        # Text first: between any two blocks there is usually a whitespace-only text node,
+        # which only counts inside a run of inline content (checked without decoding it).
+        if tag == "-text":
+            if not run and child.is_empty_text_node:
+                continue
+            content = child.text_content
+            if content and (run or not content.isspace()):
+                run.append(child)
+        elif tag in LEAF_BLOCKS:
+            if run:
+                _flush(run, texts, parts)
+            first = child.child
+            if first is None:
+                continue  # an empty block
+            # One text node and nothing else (most paragraphs): that node is the text, and there is
+            # no markup to sanitize.
+            plain = first.is_text_node and first.next is None
+            text = clean_text(first.text_content if plain else child.text(deep=True))
             if text:
                 texts.append(text)
-                if _plain(child):
+                if plain:
                     parts.append(BodyPart(_TEXT_TAGS.get(tag, "p"), text))
                 else:
                     parts.append(BodyPart("", child.html or ""))
         elif tag in _STRUCTURED:
-            _flush(run, texts, parts)
+            if run:
+                _flush(run, texts, parts)
             before = len(texts)
             _walk(child, texts, [])
             if len(texts) > before:
                 parts.append(BodyPart("", child.html or ""))
         elif tag in CONTAINERS:
-            _flush(run, texts, parts)
+            if run:
+                _flush(run, texts, parts)
             _walk(child, texts, parts)
         elif tag == "br":
-            _flush(run, texts, parts)
-        elif tag == "-text":
-            content = child.text_content
-            if content and (run or not content.isspace()):
-                run.append(child)
+            if run:
+                _flush(run, texts, parts)
         elif tag not in SKIPPED:
             run.append(child)
-    _flush(run, texts, parts)
+    if run:
+        _flush(run, texts, parts)
 
 
 def split_blocks(container: LexborNode) -> tuple[list[str], list[BodyPart]]:

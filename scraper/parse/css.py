@@ -14,19 +14,23 @@ from selectolax.lexbor import LexborCSSSelector, LexborNode
 _local = threading.local()
 
 
-def _engine() -> Any:
-    engine = getattr(_local, "engine", None)
-    if engine is None:
+def engine() -> Any:
+    """This thread's engine: `find_first(query, node)` and `find(query, node)` return lists of elements.
+
+    For code that runs many queries in a row; `node` must not be None.
+    """
+    found = getattr(_local, "engine", None)
+    if found is None:
         # selectolax's type stubs do not describe LexborCSSSelector (find, find_first).
-        engine = _local.engine = LexborCSSSelector()  # type: ignore[no-untyped-call]
-    return engine
+        found = _local.engine = LexborCSSSelector()  # type: ignore[no-untyped-call]
+    return found
 
 
 def first(node: LexborNode | None, query: str) -> LexborNode | None:
     """The first element under `node` that matches `query`, or None."""
     if node is None:
         return None
-    found: list[LexborNode] = _engine().find_first(query, node)
+    found: list[LexborNode] = engine().find_first(query, node)
     return found[0] if found else None
 
 
@@ -34,4 +38,5 @@ def every(node: LexborNode | None, query: str) -> list[LexborNode]:
     """Every element under `node` that matches `query`, in document order."""
     if node is None:
         return []
-    return list(_engine().find(query, node))
+    found: list[LexborNode] = engine().find(query, node)
+    return found

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from functools import cached_property
 from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -56,85 +55,88 @@ _MODIFIED_META = (
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
 
 
-def _read_metas(nodes: list[LexborNode]) -> tuple[dict[str, str], list[str]]:
-    """Map lower-cased name/property/itemprop to the first content; also return every article:tag."""
-    found: dict[str, str] = {}
-    tags: list[str] = []
-    for node in nodes:
-        attrs = node.attributes
-        key = attrs.get("property") or attrs.get("name") or attrs.get("itemprop")
-        content = attrs.get("content")
-        if not key or content is None:
-            continue
-        key = key.strip().lower()
-        if key == "article:tag":
-            tags.append(content)
-        found.setdefault(key, content.strip())
-    return found, tags
+#: Everything read from <head>, in one walk: the <meta> tags, the canonical link and the JSON-LD scripts.
+_HEAD_QUERY = 'meta[content], link[rel="canonical"], script[type="application/ld+json"]'
+_JSONLD_QUERY = 'script[type="application/ld+json"]'
 
 
 class Metadata:
-    """What the page says about itself in machine-readable form, read lazily: a profiled page
-    that finds its fields with its own selectors never pays for the rest."""
+    """What the page says about itself in machine-readable form.
+
+    <head> is read in one walk when this is made; JSON-LD is read only when a date or a field needs it.
+    """
 
     def __init__(self, tree: LexborHTMLParser) -> None:
         self._tree = tree
-        self._head = tree.head or tree.root
-
-    @cached_property
-    def _all_metas(self) -> tuple[dict[str, str], list[str]]:
-        return _read_metas(css.every(self._head, "meta[content]"))
+        #: Every <meta> by lower-cased name, property or itemprop (the first content of each).
+        self.meta: dict[str, str] = {}
+        #: The article:tag values.
+        self.tags: list[str] = []
+        self._script_nodes: list[LexborNode] = []
+        canonical_link: LexborNode | None = None
+        meta, tags = self.meta, self.tags
+        for node in css.every(tree.head or tree.root, _HEAD_QUERY):
+            tag = node.tag
+            if tag == "meta":
+                attrs = node.attributes
+                key = attrs.get("property") or attrs.get("name") or attrs.get("itemprop")
+                content = attrs.get("content")
+                if key and content is not None:
+                    key = key.strip().lower()
+                    if key == "article:tag":
+                        tags.append(content)
+                    if key not in meta:
+                        meta[key] = content.strip()
+            elif tag == "link":
+                if canonical_link is None:
+                    canonical_link = node
+            else:
+                self._script_nodes.append(node)
+        href = canonical_link.attributes.get("href") if canonical_link is not None else None
+        #: The page's canonical URL as written (link rel=canonical, else og:url).
+        self.canonical = href or meta.get("og:url")
+        root = tree.root
+        #: The page's language as declared (<html lang>, else og:locale).
+        self.language = (root.attributes.get("lang") if root is not None else None) or meta.get("og:locale")
+        self._scripts: list[str] | None = None
+        self._jsonld: dict[str, Any] | None = None
 
     @property
-    def meta(self) -> dict[str, str]:
-        """Every <meta> by lower-cased name, property or itemprop (the first content of each)."""
-        return self._all_metas[0]
+    def jsonld_scripts(self) -> list[str]:
+        """The text of every JSON-LD script: those in <head>, else any in the document."""
+        if self._scripts is None:
+            nodes = self._script_nodes
+            if not nodes and self._tree.head is not None and self._tree.root is not None:
+                nodes = css.every(self._tree.root, _JSONLD_QUERY)
+            self._scripts = [node.text(deep=True) for node in nodes]
+        return self._scripts
 
     @property
-    def tags(self) -> list[str]:
-        """The article:tag values."""
-        return self._all_metas[1]
-
-    @cached_property
-    def canonical(self) -> str | None:
-        """The page's canonical URL as written (link rel=canonical, else og:url)."""
-        link = css.first(self._head, 'link[rel="canonical"]')
-        return (link.attributes.get("href") if link is not None else None) or self.meta.get("og:url")
-
-    @cached_property
-    def language(self) -> str | None:
-        """The page's language as declared (<html lang>, else og:locale)."""
-        root = self._tree.root
-        return (root.attributes.get("lang") if root is not None else None) or self.meta.get("og:locale")
-
-    @cached_property
-    def _jsonld_scripts(self) -> list[str]:
-        return jsonld_scripts(self._tree)
-
-    @cached_property
     def jsonld(self) -> dict[str, Any]:
         """The page's JSON-LD article object, or {}."""
-        return jsonld_article(self._jsonld_scripts)
+        if self._jsonld is None:
+            self._jsonld = jsonld_article(self.jsonld_scripts)
+        return self._jsonld
 
     def _jsonld_date(self, key: str) -> list[DateCandidate]:
         # A substring test first: most pages' JSON-LD never needs parsing for a date.
-        if not any(key in text for text in self._jsonld_scripts):
-            return []
-        value = self.jsonld.get(key)
-        return [DateCandidate(value, "jsonld")] if isinstance(value, str) else []
+        for text in self.jsonld_scripts:
+            if key in text:
+                value = self.jsonld.get(key)
+                return [DateCandidate(value, "jsonld")] if isinstance(value, str) else []
+        return []
 
-    @cached_property
     def published(self) -> list[DateCandidate]:
         """Publication dates from <meta> tags, else JSON-LD."""
         metas = self.meta
-        found = [DateCandidate(metas[key], "meta") for key in _PUBLISHED_META if metas.get(key)]
+        # filter() picks the keys present, with a value, in order of trust.
+        found = [DateCandidate(metas[key], "meta") for key in filter(metas.get, _PUBLISHED_META)]
         return found or self._jsonld_date("datePublished")
 
-    @cached_property
     def modified(self) -> list[DateCandidate]:
         """Modification dates from <meta> tags, else JSON-LD."""
         metas = self.meta
-        found = [DateCandidate(metas[key], "meta") for key in _MODIFIED_META if metas.get(key)]
+        found = [DateCandidate(metas[key], "meta") for key in filter(metas.get, _MODIFIED_META)]
         return found or self._jsonld_date("dateModified")
 
     def time_element(self) -> list[DateCandidate]:
@@ -182,10 +184,9 @@ def _walk_jsonld(data: Any, found: list[dict[str, Any]], depth: int = 0) -> None
 
 def jsonld_scripts(tree: LexborHTMLParser) -> list[str]:
     """The text of every JSON-LD script, looking in <head> first (where nearly every site puts it)."""
-    selector = 'script[type="application/ld+json"]'
-    nodes = css.every(tree.head, selector) if tree.head is not None else []
+    nodes = css.every(tree.head, _JSONLD_QUERY) if tree.head is not None else []
     if not nodes and tree.root is not None:
-        nodes = css.every(tree.root, selector)
+        nodes = css.every(tree.root, _JSONLD_QUERY)
     return [node.text(deep=True) for node in nodes]
 
 
@@ -237,5 +238,5 @@ def jsonld_people(value: Any) -> list[str]:
 
 
 def read_metadata(tree: LexborHTMLParser) -> Metadata:
-    """Collect the page's head metadata; JSON-LD and dates are read when first asked for."""
+    """Collect the page's head metadata; JSON-LD is read when first asked for."""
     return Metadata(tree)
