@@ -87,9 +87,11 @@ def memory_over_a_long_crawl(work: Path, articles: int, concurrency: int) -> dic
             try:
                 with sqlite3.connect(db) as conn:
                     count = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
-                last = rss_mib(process.pid)
+                rss = rss_mib(process.pid)
             except (sqlite3.Error, OSError):
                 continue
+            if rss:  # 0 once the process has exited
+                last = rss
             if not at_1000 and count >= 1000:
                 at_1000 = last
     finally:

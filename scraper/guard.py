@@ -79,14 +79,18 @@ def refusal_reason(text: str) -> str | None:
     return None
 
 
-def not_an_article(text: str, title: str | None, body_length: int) -> str | None:
+#: A block page says little; an article this long is taken for one whatever words it uses.
+_BLOCK_PAGE_TEXT = 1500
+
+
+def not_an_article(title: str | None, body_text: str) -> str | None:
     """Tell a block page (captcha, bot check, access denied) or a "not found" page served with 200.
 
-    A short page carrying block markers, or one titled like a 404, is one of those;
-    returns "blocked" or "soft404", else None.
+    Only the title and the extracted text are read, never the raw HTML: many real
+    articles carry a reCAPTCHA in their comment form. Returns "blocked", "soft404" or None.
     """
     if title and _NOT_FOUND_TITLE.match(title):
         return "soft404"
-    if body_length < 1500 and _BLOCK_MARKERS.search(text[:200_000]):
+    if len(body_text) < _BLOCK_PAGE_TEXT and _BLOCK_MARKERS.search(f"{title or ''}\n{body_text}"):
         return "blocked"
     return None

@@ -79,7 +79,7 @@ def parse_page(page: Page, profile: Profile) -> Article:
     if reason := refusal_reason(page.text):
         raise ParseError(f"Refused to parse {page.final_url}: {reason}.", url=page.url, kind="hostile_html")
     article = normalize(parse_html(page.text, profile), url=page.url, profile=profile, fetched_at=page.fetched_at)
-    verdict = not_an_article(page.text, article.title, len(article.body_text))
+    verdict = not_an_article(article.title, article.body_text)
     if verdict == "blocked":
         raise ParseError(
             f"{page.final_url} is a block page (a captcha or an access check), not the article.",
