@@ -704,11 +704,6 @@ class Archive:
         ).fetchone()
         return datetime.fromisoformat(row[0]) if row and row[0] else None
 
-    def frontier_counts(self, schedule: str) -> dict[str, int]:
-        """How many frontier URLs of the schedule are in each state."""
-        rows = self.db.execute("SELECT state, count(*) FROM frontier WHERE schedule = ? GROUP BY state", (schedule,))
-        return {state: int(count) for state, count in rows}
-
     def due_revisits(
         self, sites: list[str], *, now: datetime, interval: Callable[[timedelta], timedelta | None]
     ) -> list[str]:
