@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True)
@@ -59,16 +59,19 @@ class FetchRecord:
     purpose: str = "article"
 
 
-@dataclass(frozen=True)
-class BodyPart:
-    """One block of an article body: plain text to be shown under `tag`, or (tag "") markup to sanitize."""
+class BodyPart(NamedTuple):
+    """One block of an article body: plain text to be shown under `tag`, or (tag "") markup to sanitize.
+
+    `safe` markup was written by the parser from escaped text and bare inline tags, exactly as the
+    sanitizer would write it, and is used as it is.
+    """
 
     tag: str
     content: str
+    safe: bool = False
 
 
-@dataclass(frozen=True)
-class DateCandidate:
+class DateCandidate(NamedTuple):
     """A date string found in a page, with where it was found."""
 
     raw: str
@@ -96,9 +99,9 @@ class RawArticle:
     body_paragraphs: list[str] = field(default_factory=list)
     #: The body as HTML blocks, in order; sanitize.render_body() turns them into body_html.
     body_parts: list[BodyPart] = field(default_factory=list)
-    #: field name -> where its value came from (profile, jsonld, meta, dom, ...).
     #: Problems met while reading (e.g. bidi controls removed), carried into the record's warnings.
     warnings: list[str] = field(default_factory=list)
+    #: field name -> where its value came from (profile, jsonld, meta, dom, ...).
     field_sources: dict[str, str] = field(default_factory=dict)
     profile: str = "generic"
 

@@ -104,9 +104,13 @@ def _first_date(
 
 
 def _settle_dates(
-    raw: RawArticle, profile: Profile, now: datetime, local_now: datetime, warnings: list[str]
+    raw: RawArticle, profile: Profile, now: datetime, warnings: list[str]
 ) -> tuple[str | None, str | None, str | None, str | None]:
-    """Return published_at, published_raw, published_from, modified_at; `local_now` is `now` in the site's zone."""
+    """Return published_at, published_raw, published_from, modified_at; `now` is the fetch time in the site's zone.
+
+    In the site's zone, a year-less date gets the site's year (it differs from UTC's on New Year's night),
+    and comparing dates of one zone needs no offset lookups.
+    """
     visible = [c for c in raw.published if c.origin == "visible"]
     machine = [c for c in raw.published if c.origin != "visible"]
     published_raw = visible[0].raw if visible else (machine[0].raw if machine else None)
@@ -132,7 +136,7 @@ def _settle_dates(
                 hint_value = modified_value if hint is not None and modified and modified[0].has_year else None
                 published_value = infer_year(parsed, now=now, hint=hint_value)
                 published_from = "visible" if hint_value is not None else "inferred"
-    if published_value and published_value > local_now + _FUTURE_SLACK:
+    if published_value and published_value > now + _FUTURE_SLACK:
         warnings.append(f"published: {published_value.isoformat()} is in the future; ignored")
         published_value, published_from = None, None
     return (
@@ -168,9 +172,7 @@ def normalize(raw: RawArticle, *, url: str, profile: Profile, fetched_at: dateti
     warnings: list[str] = list(raw.warnings)
     # The fetch time as the record shows it, to the second; also the limit for future dates.
     local_fetch = fetched_at.astimezone(profile.zone).replace(microsecond=0)
-    published_at, published_raw, published_from, modified_at = _settle_dates(
-        raw, profile, fetched_at, local_fetch, warnings
-    )
+    published_at, published_raw, published_from, modified_at = _settle_dates(raw, profile, local_fetch, warnings)
 
     views = parse_views(raw.views_raw)
     if raw.views_raw and views is None:

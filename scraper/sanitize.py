@@ -53,6 +53,9 @@ DROPPED_WITH_CONTENT = frozenset(
     }
 )
 
+#: Inline tags that keep no attribute: markup of escaped text and these alone is what nh3 would return.
+BARE_INLINE_TAGS = frozenset({"strong", "em", "b", "i"})
+
 # Built once: nh3 compiles its rules into the Cleaner, which is much cheaper than per call.
 _CLEANER = nh3.Cleaner(
     tags=set(ALLOWED_TAGS),
@@ -65,6 +68,11 @@ _CLEANER = nh3.Cleaner(
 # nh3 keeps relative URLs as they are, quotes every attribute with double quotes and
 # escapes "<" in text, so relative URLs are exactly these; they are resolved against the page URL.
 _RELATIVE_URL = re.compile(r'(<(?:a|img)\s[^>]*?\b)(href|src)="(?!https?://)([^"]*)"')
+
+
+def escape_text(text: str) -> str:
+    """Escape text for HTML exactly as nh3's serializer does (html5ever: &, NBSP, <, >)."""
+    return text.replace("&", "&amp;").replace("\u00a0", "&nbsp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def sanitize_html(fragment: str, *, base_url: str | None = None) -> str:
@@ -87,14 +95,14 @@ def sanitize_html(fragment: str, *, base_url: str | None = None) -> str:
 
 
 def render_body(parts: list[BodyPart], *, base_url: str | None = None) -> str:
-    """Assemble body_html: plain-text blocks are escaped into their tag; any markup goes through nh3."""
+    """Assemble body_html: plain-text blocks are escaped into their tag; other markup goes through nh3."""
     pieces = []
     for part in parts:
         tag = part.tag
         if tag:
-            # html.escape(quote=False), written out: this runs for every paragraph of every page.
-            text = part.content.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            pieces.append(f"<{tag}>{text}</{tag}>")
+            pieces.append(f"<{tag}>{escape_text(part.content)}</{tag}>")
+        elif part.safe:
+            pieces.append(part.content)
         else:
             cleaned = sanitize_html(part.content, base_url=base_url)
             if cleaned:

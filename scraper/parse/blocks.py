@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
 from selectolax.lexbor import LexborNode
 
 from scraper.models import BodyPart
+from scraper.sanitize import BARE_INLINE_TAGS, escape_text
 from scraper.text import clean_text
 
 #: Elements that are one paragraph each, whatever is inside.
@@ -64,6 +68,40 @@ SKIPPED = frozenset(
 _TEXT_TAGS = {"h1": "h2", "h2": "h2", "h3": "h3", "h4": "h4", "h5": "h5", "h6": "h6", "pre": "pre"}
 #: Containers whose structure matters (lists, quotes, tables): their markup is kept whole.
 _STRUCTURED = frozenset({"ul", "ol", "dl", "blockquote", "table"})
+#: Blocks nh3 keeps as they are: when they hold only text and bare inline tags, the parser writes their markup.
+_BARE_BLOCKS = frozenset({"p", "h2", "h3", "h4", "h5", "h6"})
+#: Characters parsers may treat differently in text; a block holding any goes through nh3.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _bare_markup(nodes: Iterable[LexborNode]) -> str | None:
+    """The markup of `nodes` if they are text and bare inline tags only, written as nh3 would; else None."""
+    pieces = []
+    for node in nodes:
+        tag = node.tag
+        if tag == "-text":
+            text = node.text_content or ""
+            if _CONTROL.search(text):
+                return None
+            pieces.append(escape_text(text))
+        elif tag in BARE_INLINE_TAGS:
+            inner = _bare_markup(node.iter(include_text=True))
+            if inner is None:
+                return None
+            pieces.append(f"<{tag}>{inner}</{tag}>")
+        elif tag == "br":
+            pieces.append("<br>")
+        elif tag != "-comment":  # nh3 drops comments
+            return None
+    return "".join(pieces)
+
+
+def _markup_part(tag: str, nodes: Iterable[LexborNode], source: str) -> BodyPart:
+    """The body part of a block with markup: written here when it is simple, else `source` for nh3."""
+    inner = _bare_markup(nodes)
+    if inner is None:
+        return BodyPart("", source)
+    return BodyPart("", f"<{tag}>{inner}</{tag}>", safe=True)
 
 
 def _flush(run: list[LexborNode], texts: list[str], parts: list[BodyPart]) -> None:
@@ -75,7 +113,7 @@ def _flush(run: list[LexborNode], texts: list[str], parts: list[BodyPart]) -> No
         if all(n.is_text_node for n in run):
             parts.append(BodyPart("p", text))
         else:
-            parts.append(BodyPart("", "<p>" + "".join(n.html or "" for n in run) + "</p>"))
+            parts.append(_markup_part("p", run, "<p>" + "".join(n.html or "" for n in run) + "</p>"))
     run.clear()
 
 
@@ -107,6 +145,8 @@ def _walk(node: LexborNode, texts: list[str], parts: list[BodyPart]) -> None:
                 texts.append(text)
                 if plain:
                     parts.append(BodyPart(_TEXT_TAGS.get(tag, "p"), text))
+                elif tag in _BARE_BLOCKS:
+                    parts.append(_markup_part(tag, child.iter(include_text=True), child.html or ""))
                 else:
                     parts.append(BodyPart("", child.html or ""))
         elif tag in _STRUCTURED:
