@@ -60,7 +60,7 @@ class FetchRecord:
 
 
 class BodyPart(NamedTuple):
-    """One block of an article body: plain text to be shown under `tag`, or (tag "") markup to sanitize.
+    """One block of an article body: cleaned plain text to be shown under `tag`, or (tag "") markup to sanitize.
 
     `safe` markup was written by the parser from escaped text and bare inline tags, exactly as the
     sanitizer would write it, and is used as it is.

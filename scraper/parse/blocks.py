@@ -96,12 +96,10 @@ def _bare_markup(nodes: Iterable[LexborNode]) -> str | None:
     return "".join(pieces)
 
 
-def _markup_part(tag: str, nodes: Iterable[LexborNode], source: str) -> BodyPart:
-    """The body part of a block with markup: written here when it is simple, else `source` for nh3."""
+def _written_part(tag: str, nodes: Iterable[LexborNode]) -> BodyPart | None:
+    """The block `tag` holding `nodes` as markup written here, if they are simple enough; else None (nh3's job)."""
     inner = _bare_markup(nodes)
-    if inner is None:
-        return BodyPart("", source)
-    return BodyPart("", f"<{tag}>{inner}</{tag}>", safe=True)
+    return None if inner is None else BodyPart("", f"<{tag}>{inner}</{tag}>", safe=True)
 
 
 def _flush(run: list[LexborNode], texts: list[str], parts: list[BodyPart]) -> None:
@@ -113,7 +111,8 @@ def _flush(run: list[LexborNode], texts: list[str], parts: list[BodyPart]) -> No
         if all(n.is_text_node for n in run):
             parts.append(BodyPart("p", text))
         else:
-            parts.append(_markup_part("p", run, "<p>" + "".join(n.html or "" for n in run) + "</p>"))
+            written = _written_part("p", run)
+            parts.append(written or BodyPart("", "<p>" + "".join(n.html or "" for n in run) + "</p>"))
     run.clear()
 
 
@@ -145,10 +144,9 @@ def _walk(node: LexborNode, texts: list[str], parts: list[BodyPart]) -> None:
                 texts.append(text)
                 if plain:
                     parts.append(BodyPart(_TEXT_TAGS.get(tag, "p"), text))
-                elif tag in _BARE_BLOCKS:
-                    parts.append(_markup_part(tag, child.iter(include_text=True), child.html or ""))
                 else:
-                    parts.append(BodyPart("", child.html or ""))
+                    written = _written_part(tag, child.iter(include_text=True)) if tag in _BARE_BLOCKS else None
+                    parts.append(written or BodyPart("", child.html or ""))
         elif tag in _STRUCTURED:
             if run:
                 _flush(run, texts, parts)
