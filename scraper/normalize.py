@@ -151,7 +151,7 @@ def _canonical(url: str, canonical_href: str | None) -> tuple[str, str]:
     """Use the page's own canonical link if it points at the same site, else the fetched URL; and its host."""
     host = host_of(url)
     chosen = url
-    if canonical_href:
+    if canonical_href and canonical_href != url:  # a page that names its own URL needs no resolving
         absolute = join(url, canonical_href)
         if absolute and host_of(absolute) == host:
             chosen = absolute
