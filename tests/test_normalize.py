@@ -266,3 +266,8 @@ def test_markup_the_parser_writes_is_what_nh3_would_return() -> None:
     # Anything else (links, attributes that matter, control characters) still goes through nh3.
     for other in ('<p>a <a href="/x">link</a></p>', "<p>a<img src=x></p>", "<p>a\x01b <b>c</b></p>"):
         assert _blocks_written_by_the_parser(other) == []
+    # Inline content straight inside a container becomes a paragraph written the same way.
+    container = LexborHTMLParser("<div>a &amp; <b>b</b>\u00a0c<br>d</div>").css_first("div")
+    assert container is not None
+    _, parts = split_blocks(container)
+    assert parts == [BodyPart("", sanitize_html("<p>a &amp; <b>b</b>\u00a0c</p>"), safe=True), BodyPart("p", "d")]
