@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -54,16 +55,27 @@ def control(site: ServedSite, path: str, **params: str) -> None:
     assert httpx.get(site.url(f"_control/{path}"), params=params).text == "ok"
 
 
-def crawl(schedule: Path, db: Path, *extra: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run `scrape crawl` in a real process, as a user would."""
+def crawl(
+    schedule: Path, db: Path, *extra: str, timeout: float = 120, verbose: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run `scrape crawl` in a real process, as a user would (`verbose`: with its debug log on stderr)."""
+    options = ["-vv"] if verbose else []
     return subprocess.run(
-        [sys.executable, "-m", "scraper", "crawl", str(schedule), "--db", str(db), *extra],
+        [sys.executable, "-m", "scraper", *options, "crawl", str(schedule), "--db", str(db), *extra],
         capture_output=True,
         text=True,
         cwd=ROOT,
         timeout=timeout,
         check=False,
     )
+
+
+def send_times(stderr: str, origin: str) -> tuple[list[float], set[float]]:
+    """The send times the crawler decided for `origin` (from its debug log, its own clock), and the delays it used."""
+    pattern = re.compile(rf"scraper\.crawl: {re.escape(origin)}: request out at ([0-9.]+), delay ([0-9.e-]+) s$")
+    found = [pattern.search(line) for line in stderr.splitlines()]
+    times = [float(m.group(1)) for m in found if m]
+    return times, {float(m.group(2)) for m in found if m}
 
 
 def query(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:

@@ -359,10 +359,11 @@ PATHOLOGICAL_SECONDS = 4.0
 
 
 def timed_extract(html: str | bytes) -> tuple[Body, float]:
-    start = time.perf_counter()
+    """The body and the CPU seconds it took: a busy machine stretches the wall clock, not this."""
+    start = time.process_time()
     tree = LexborHTMLParser(html)
     body = extract_body(tree)
-    return body, time.perf_counter() - start
+    return body, time.process_time() - start
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from scraper.cli import cli
 from .conftest import FIXTURES, ROOT, ServedSite
 from .crawling import query
 
-LIMIT_SECONDS = 5.0
+LIMIT_CPU_SECONDS = 5.0
 LIMIT_MIB = 512
 
 PATHOLOGICAL = {
@@ -37,7 +36,6 @@ PATHOLOGICAL = {
 def test_pathological_pages_finish_quickly_in_bounded_memory(tmp_path: Path, name: str) -> None:
     path = tmp_path / f"{name}.html"
     path.write_bytes(PATHOLOGICAL[name]())
-    started = time.monotonic()
     process = subprocess.Popen(
         [sys.executable, "-m", "scraper", "parse", str(path), "--url", "https://baigenews.kz/x_1/"],
         cwd=ROOT,
@@ -45,12 +43,14 @@ def test_pathological_pages_finish_quickly_in_bounded_memory(tmp_path: Path, nam
         stderr=subprocess.PIPE,
     )
     _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.monotonic() - started
+    # CPU seconds the parse used (the kernel's count for the child): what a busy machine cannot inflate,
+    # unlike the wall clock, which also counts the time other processes held the cores.
+    cpu = usage.ru_utime + usage.ru_stime
     assert process.stderr is not None
     stderr = process.stderr.read().decode()
     assert os.waitstatus_to_exitcode(status) in (0, 1), stderr  # a record, or one clear sentence; never a crash
     assert stderr.count("\n") <= 1 and "Traceback" not in stderr
-    assert elapsed < LIMIT_SECONDS, f"{name} took {elapsed:.1f} s"
+    assert cpu < LIMIT_CPU_SECONDS, f"{name} took {cpu:.1f} s of CPU"
     assert usage.ru_maxrss / 1024 < LIMIT_MIB, f"{name} used {usage.ru_maxrss / 1024:.0f} MiB"
 
 

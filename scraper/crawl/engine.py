@@ -69,7 +69,8 @@ class HostGate:
     """Per-host politeness: at most `concurrency` fetches at once, and `delay` seconds between
     requests going out (redirect hops included)."""
 
-    def __init__(self, concurrency: int, delay: float) -> None:
+    def __init__(self, origin: str, concurrency: int, delay: float) -> None:
+        self.origin = origin
         self.semaphore = asyncio.Semaphore(concurrency)
         self.delay = delay
         self._next_start = 0.0
@@ -87,7 +88,10 @@ class HostGate:
             wait = self._next_start - loop.time()
             if wait > 0:
                 await asyncio.sleep(wait)
-            self._next_start = loop.time() + self.delay
+            now = loop.time()
+            self._next_start = now + self.delay
+            # The decided send time, so tests check politeness by what was decided, not by a server's clock.
+            log.debug("%s: request out at %.6f, delay %g s", self.origin, now, self.delay)
 
     def pause(self, seconds: float) -> None:
         """Hold every request to this host for `seconds` (a Retry-After)."""
@@ -274,7 +278,7 @@ class Crawler:
         gate = self._gates.get(origin)
         if gate is None:
             delay = max(self.schedule.delay, rules.crawl_delay(self.policy.user_agent) or 0.0)
-            gate = self._gates[origin] = HostGate(self.schedule.concurrency, delay)
+            gate = self._gates[origin] = HostGate(origin, self.schedule.concurrency, delay)
         return gate
 
     async def _rules(self, origin: str) -> RobotsRules:
