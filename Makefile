@@ -31,7 +31,7 @@ test: setup system-deps lint
 
 bench: setup
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
-	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
+	for script in $(filter-out bench/_%,$(wildcard bench/*.py)); do $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,23 +1,23 @@
 """Latency of `scrape serve` on a large archive: the articles page, full-text search, every canned query.
 
-Run: python bench/serve.py [--articles 20000] [--days 60] [--requests 20] [--keep DIR].
+Run: python bench/serve.py [--articles 20000] [--days 60] [--requests 20] [--keep DIR] [--quick].
 The archive is generated directly with SQL into the real schema (scraper.store.Archive creates it), not
 crawled: crawling 20,000 pages would take far longer than the measurement. Each article gets the view-counter
 readings and fetch rows the default re-visit schedule would have made over its age (hourly in its first day,
 every 6 hours in its first week, daily in its first month), 5 % of fetches fail, 10 % of articles have later
 versions, 1 % are removed. No raw pages are stored (page_hash stays empty); no query reads them.
 Then `scrape serve` runs on a free loopback port and each page is requested as a browser would (HTML, one
-request at a time, after a warm-up), and a few as JSON: first on the archive as store.py makes it, then again
-after adding the two indexes proposed for store.py (INDEXES below; --no-indexes skips that second round).
-The last line is a JSON object of the figures. Floor: every p95 under 300 ms.
+request at a time, after a warm-up), and a few as JSON. Floor: every p95 under 300 ms.
+
+Last line: a JSON object with `articles`, `versions`, `view_counts`, `fetches` (rows generated), `db_mib`,
+`floor_ms`, `pages` (for each page measured: `median_ms`, `p95_ms`, `bytes`, `facet_timeout`) and
+`worst_p95_ms`.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -27,15 +27,25 @@ import time
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 from datasette.utils import tilde_encode
 
-from scraper.demosite.corpus import AUTHORS, CITIES, HEADLINES_KK, HEADLINES_RU, SENTENCES_KK, SENTENCES_RU, SOURCES
-from scraper.store import Archive
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench._common import ROOT, BenchError, free_port, parser, query, run
+from scraper.demosite.corpus import (
+    AUTHORS,
+    CITIES,
+    HEADLINES_KK,
+    HEADLINES_RU,
+    SENTENCES_KK,
+    SENTENCES_RU,
+    SOURCES,
+)
+from scraper.store import Archive
 
 SITES = ("baigenews.kz", "tengrinews.kz", "kazinform.kz", "zakon.kz")
 FLOOR_MS = 300.0
@@ -44,18 +54,6 @@ REVISITS = (
     (timedelta(days=1), timedelta(hours=1)),
     (timedelta(days=7), timedelta(hours=6)),
     (timedelta(days=30), timedelta(days=1)),
-)
-#: Indexes proposed for store.py's schema; the bench measures with and without them.
-INDEXES = (
-    # The articles page's facets: each one counts a column over the whole table, a covering index scan with these.
-    "CREATE INDEX articles_author ON articles(author)",
-    "CREATE INDEX articles_source ON articles(source)",
-    "CREATE INDEX articles_language ON articles(language)",
-    # fastest_growing: the last day's readings by time, instead of walking every reading of every article.
-    "CREATE INDEX view_counts_observed ON view_counts(observed_at)",
-    # failed_fetches: only the failed rows (a few percent), with every column the query needs.
-    "CREATE INDEX fetches_failed ON fetches(url, status, error_kind, fetched_at, error)"
-    " WHERE error IS NOT NULL OR status >= 400",
 )
 FAILURES = (
     (404, "http_status", "answered HTTP 404."),
@@ -213,12 +211,6 @@ def generate(path: Path, *, articles: int, days: int, seed: int = 7) -> dict[str
     return counts
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def measure(client: httpx.Client, url: str, requests: int) -> tuple[float, float, int, bool]:
     """Median and p95 milliseconds of `requests` loads after two warm-ups; the size; whether a facet timed out."""
     for _ in range(2):
@@ -238,14 +230,15 @@ def measure(client: httpx.Client, url: str, requests: int) -> tuple[float, float
     return statistics.median(timings), p95, size, timed_out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--articles", type=int, default=20_000)
-    parser.add_argument("--days", type=int, default=60, help="publication dates spread over this many days")
-    parser.add_argument("--requests", type=int, default=20, help="timed requests per page")
-    parser.add_argument("--keep", type=Path, help="build the archive in this folder and keep it")
-    parser.add_argument("--no-indexes", action="store_true", help="skip the round with the proposed indexes")
-    args = parser.parse_args()
+def main() -> dict[str, Any]:
+    options = parser(__doc__)
+    options.add_argument("--articles", type=int, default=20_000)
+    options.add_argument("--days", type=int, default=60, help="publication dates spread over this many days")
+    options.add_argument("--requests", type=int, default=20, help="timed requests per page")
+    options.add_argument("--keep", type=Path, help="build the archive in this folder and keep it")
+    args = options.parse_args()
+    if args.quick:
+        args.articles, args.days, args.requests = 300, 10, 3
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-serve-"))
     folder.mkdir(parents=True, exist_ok=True)
     db = folder / "archive.db"
@@ -254,15 +247,15 @@ def main() -> None:
     started = time.perf_counter()
     counts = generate(db, articles=args.articles, days=args.days)
     built_s = time.perf_counter() - started
+    db_mib = round(db.stat().st_size / 2**20, 1)
     print(
         f"generated {counts['articles']:,} articles, {counts['versions']:,} versions, {counts['view_counts']:,} view"
         f" readings, {counts['fetches']:,} fetches in {built_s:.1f} s ({db.stat().st_size / 2**20:.0f} MiB)",
         file=sys.stderr,
     )
-    with closing(sqlite3.connect(db)) as conn:
-        busiest = conn.execute(
-            "SELECT url FROM view_counts GROUP BY url ORDER BY count(*) DESC, url LIMIT 1"
-        ).fetchone()[0]
+    busiest = query(db, "SELECT url FROM view_counts GROUP BY url ORDER BY count(*) DESC, url LIMIT 1")
+    if not busiest:
+        raise BenchError(f"the generated archive {db} has no view readings to chart (try more --articles)")
     common = "Казахстан"  # in many titles and bodies: the search with the most rows to count and facet
     pages = {
         "articles": "/archive/articles",
@@ -270,7 +263,7 @@ def main() -> None:
         "search (common word)": "/archive/articles?_search=" + quote(common),
         "search (rare word)": "/archive/articles?_search=" + quote("ТОКАЕВ"),
         "search.json": "/archive/articles.json?_search=" + quote(common),
-        "article page": "/archive/articles/" + tilde_encode(busiest),
+        "article page": "/archive/articles/" + tilde_encode(busiest[0][0]),
         "most_viewed_7d": "/archive/most_viewed_7d",
         "fastest_growing": "/archive/fastest_growing",
         "edited_after_publication": "/archive/edited_after_publication",
@@ -282,32 +275,29 @@ def main() -> None:
         "fetches": "/archive/fetches",
         "view_counts": "/archive/view_counts",
     }
-    figures: dict[str, object] = {**counts, "db_mib": round(db.stat().st_size / 2**20, 1), "floor_ms": FLOOR_MS}
-    rounds = {"store.py schema": run(db, folder, pages, args.requests)}
-    if not args.no_indexes:
-        with closing(sqlite3.connect(db)) as conn:
-            for statement in INDEXES:
-                conn.execute(statement)
-        rounds["with proposed indexes"] = run(db, folder, pages, args.requests)
-        figures["indexes"] = list(INDEXES)
-    worst = {}
-    for label, results in rounds.items():
-        print(f"\n{label}:\n{'page':28}{'median ms':>11}{'p95 ms':>9}{'KiB':>8}")
-        for name, row in results.items():
-            note = "  (a facet timed out)" if row["facet_timeout"] else ""
-            print(f"{name:28}{row['median_ms']:>11}{row['p95_ms']:>9}{int(row['bytes']) / 1024:>8.0f}{note}")
-        worst[label] = max(float(row["p95_ms"]) for row in results.values())
-        verdict = "ok" if worst[label] < FLOOR_MS else "OVER"
-        print(f"worst p95: {worst[label]:.1f} ms (floor {FLOOR_MS:.0f} ms): {verdict}")
-    figures.update(rounds=rounds, worst_p95_ms=worst)
-    print(json.dumps(figures, ensure_ascii=False))
+    results = measure_pages(db, folder, pages, args.requests)
+    print(f"{'page':28}{'median ms':>11}{'p95 ms':>9}{'KiB':>8}")
+    for name, row in results.items():
+        note = "  (a facet timed out)" if row["facet_timeout"] else ""
+        print(f"{name:28}{row['median_ms']:>11}{row['p95_ms']:>9}{int(row['bytes']) / 1024:>8.0f}{note}")
+    worst = max(float(row["p95_ms"]) for row in results.values())
+    print(f"worst p95: {worst:.1f} ms (floor {FLOOR_MS:.0f} ms): {'ok' if worst < FLOOR_MS else 'OVER'}")
     if not args.keep:
         for leftover in folder.iterdir():
             leftover.unlink()
         folder.rmdir()
+    return {
+        **counts,
+        "db_mib": db_mib,
+        "floor_ms": FLOOR_MS,
+        "pages": results,
+        "worst_p95_ms": worst,
+    }
 
 
-def run(db: Path, folder: Path, pages: dict[str, str], requests: int) -> dict[str, dict[str, float | int | bool]]:
+def measure_pages(
+    db: Path, folder: Path, pages: dict[str, str], requests: int
+) -> dict[str, dict[str, float | int | bool]]:
     """Serve `db` with `scrape serve` on a free port and measure every page."""
     port = free_port()
     results: dict[str, dict[str, float | int | bool]] = {}
@@ -328,7 +318,7 @@ def run(db: Path, folder: Path, pages: dict[str, str], requests: int) -> dict[st
                             break
                     except httpx.TransportError:
                         if server.poll() is not None or time.monotonic() > deadline:
-                            raise SystemExit(f"scrape serve did not start; see {folder / 'serve.log'}") from None
+                            raise BenchError(f"scrape serve did not start; see {folder / 'serve.log'}") from None
                         time.sleep(0.2)
                 for name, path in pages.items():
                     median, p95, size, timed_out = measure(client, base + path, requests)
@@ -345,4 +335,4 @@ def run(db: Path, folder: Path, pages: dict[str, str], requests: int) -> dict[st
 
 
 if __name__ == "__main__":
-    main()
+    run(main)
