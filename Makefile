@@ -18,8 +18,10 @@ setup: $(VENV)/.installed
 system-deps:
 	scripts/install-system-deps
 
+# A new demo archive each time, in demo/ (ignored by git), then Datasette on it.
 demo: setup
-	$(BIN)/scrape demo
+	rm -rf demo && mkdir demo
+	cd demo && $(abspath $(BIN))/scrape demo
 
 lint: setup
 	$(BIN)/ruff check scraper tests bench

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import random
 import socket
 import time
@@ -173,7 +174,11 @@ class Article:
 
     @property
     def views(self) -> int:
-        return self.base_views + (0 if self.views_frozen else self.visits * 3)
+        """The counter: readers keep coming, fewer each hour (by the site's clock), plus the crawler's own visits."""
+        if self.views_frozen:
+            return self.base_views
+        hours = max(0.0, (datetime.now(UTC) - self.published).total_seconds() / 3600)
+        return self.base_views + int(self.base_views * 0.2 * math.log1p(hours)) + self.visits * 3
 
 
 class NewsSite:
@@ -508,12 +513,9 @@ class NewsSite:
         if article is None:
             return Response(404, b"no such article", {"Content-Type": "text/plain"})
         if action == "edit":
-            if "title" in query:
-                article.title_override = query["title"]
-            if "paragraph" in query:
-                article.edits.append(query["paragraph"])
+            self.edit(article, title=query.get("title"), paragraph=query.get("paragraph"))
         elif action == "remove":
-            article.removed_status = int(query.get("status", "404"))
+            self.remove(article, int(query.get("status", "404")))
         elif action == "restore":
             article.removed_status = None
         elif action == "freeze":
@@ -521,6 +523,17 @@ class NewsSite:
         else:
             return Response(404, b"no such control", {"Content-Type": "text/plain"})
         return Response(200, b"ok", {"Content-Type": "text/plain"})
+
+    def edit(self, article: Article, *, title: str | None = None, paragraph: str | None = None) -> None:
+        """Change an article after publication: a new title, a paragraph added at the end."""
+        if title is not None:
+            article.title_override = title
+        if paragraph is not None:
+            article.edits.append(paragraph)
+
+    def remove(self, article: Article, status: int = 404) -> None:
+        """Take an article down: its page answers `status` (404 or 410) and it leaves listings, feed and sitemaps."""
+        article.removed_status = status
 
 
 def _article_id(path: str) -> int | None:
