@@ -556,7 +556,7 @@ WRITER = """
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from scraper.models import Article, FetchRecord, Page
+from scraper.models import Article, FetchRecord, Outcome, Page, Verdict
 from scraper.store import Archive
 
 archive = Archive(sys.argv[1])
@@ -571,7 +571,8 @@ while not stop.exists():
     article = Article(url=url, canonical_url=url, site="writer.test", title=f"Новость писателя {count}",
                       body_text=f"Параграф {count}", body_html=f"<p>Параграф {count}</p>", views=count,
                       published_at=now.isoformat(), parse_status="ok")
-    archive.record_capture(FetchRecord(url=url, fetched_at=now, status=200, page_hash=page.sha256), page, article)
+    record = FetchRecord(url=url, fetched_at=now, status=200, page_hash=page.sha256)
+    archive.record(Outcome(Verdict.ARCHIVED, record, page=page, article=article))
     count += 1
 archive.close()
 print(count)
