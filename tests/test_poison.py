@@ -19,11 +19,9 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from click.testing import CliRunner, Result
 from datasette.app import Datasette
 
 from scraper import locks
-from scraper.cli import cli
 from scraper.demosite.poison import NESTED_JSONLD, SECRET_COOKIE, SECRET_PASSWORD, SLOW_REGEX_PATH
 from scraper.errors import ConfigError, CrawlLocked
 from scraper.models import RawArticle
@@ -34,6 +32,7 @@ from scraper.profiles import get_profile
 from scraper.scheduler import load_schedules
 from scraper.serve import server
 
+from .commands import one_error_line, run
 from .conftest import ROOT, ServedSite, start_site
 from .crawling import assert_archive_consistent, query, site_articles, write_schedule
 
@@ -42,17 +41,6 @@ from .crawling import assert_archive_consistent, query, site_articles, write_sch
 SLOW_PATTERN = r"^/(kz/)?([a-z0-9]+-?)+_\d+/$"
 #: Articles of the poison site: few, so that a crawl takes seconds.
 ARTICLES = 12
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-
-def one_error_line(result: Result) -> str:
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ")
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
