@@ -577,17 +577,18 @@ def concurrency(report: Report, work: Path, figures: dict[str, Any], seconds: fl
         first.stop()
         second.stop()
     ok, half = consistency(db)
-    p95 = statistics.quantiles(latencies, n=20)[18] if len(latencies) >= 20 else float("nan")
+    p95 = statistics.quantiles(latencies, n=20)[18] if len(latencies) >= 2 else None
     figures["locked_errors"] = len(errors)
     figures["datasette_requests"] = len(latencies)
     figures["datasette_failures"] = failures
-    figures["datasette_p95_ms"] = round(p95, 1)
+    figures["datasette_p95_ms"] = round(p95, 1) if p95 is not None else None
     figures["faults"] += 1
     report.add(
         f"2 crawls + url loop + Datasette 20 req/s, {seconds:.0f} s",
         1,
         int(not errors and ok and not half),
-        f"'database is locked' seen {len(errors)}x; {len(latencies)} reads, {failures} failed, p95 {p95:.0f} ms",
+        f"'database is locked' seen {len(errors)}x; {len(latencies)} reads, {failures} failed, p95 "
+        + (f"{p95:.0f} ms" if p95 is not None else "n/a"),
     )
 
 

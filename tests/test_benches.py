@@ -35,6 +35,10 @@ def documented_keys(path: Path) -> list[str]:
     return re.findall(r"`([A-Za-z_][\w-]*)`", top)
 
 
+def reject_constant(name: str) -> None:
+    raise AssertionError(f"the last line holds {name}, which is not JSON (use null)")
+
+
 def test_there_are_benches() -> None:
     assert {path.name for path in BENCHES} >= {"crawl.py", "extraction.py", "faults.py", "parse.py", "serve.py"}
 
@@ -55,7 +59,7 @@ def test_quick_bench_ends_with_its_documented_json(path: Path, tmp_path: Path) -
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.strip().splitlines()
     assert lines, f"{path.name} printed nothing"
-    figures = json.loads(lines[-1])
+    figures = json.loads(lines[-1], parse_constant=reject_constant)  # strict JSON: no NaN or Infinity
     assert isinstance(figures, dict)
     missing = [key for key in keys if key not in figures]
     assert not missing, f"{path.name} --quick: the last line lacks {missing}"
