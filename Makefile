@@ -24,8 +24,8 @@ demo: setup
 	cd demo && $(abspath $(BIN))/scrape demo
 
 lint: setup
-	$(BIN)/ruff check scraper tests bench
-	$(BIN)/ruff format --check scraper tests bench
+	$(BIN)/ruff check scraper tests bench scripts
+	$(BIN)/ruff format --check scraper tests bench scripts
 	$(BIN)/mypy
 
 test: setup system-deps lint

@@ -5,10 +5,10 @@ the bench extra; without it the project's side still runs and `skipped` says why
 Each crawler runs in its own process against a fresh `scrape demo-site` process (no politeness
 delay, robots allowing all), starting from the sitemap index. Floor: a ratio of 1.00.
 
-Last line: a JSON object with `articles`, `concurrency`, `project`, `scrapy`, `ratio_vs_scrapy` and `skipped`
-(`project` and `scrapy` each hold `seconds`, `pages`, `articles`, `pages_per_s`, `peak_rss_mib` and `exit`;
-`scrapy` and `ratio_vs_scrapy`, project pages/s over Scrapy's, are null when Scrapy is skipped, and `skipped`
-says why; with --long, also `memory`).
+Last line: a JSON object with `articles`, `concurrency`, `project`, `scrapy`, `ratio_vs_scrapy`, `skipped`
+and `memory` (`project` and `scrapy` each hold `seconds`, `pages`, `articles`, `pages_per_s`, `peak_rss_mib`
+and `exit`; `scrapy` and `ratio_vs_scrapy`, project pages/s over Scrapy's, are null when Scrapy is skipped,
+and `skipped` says why; `memory`, the RSS at the mark and at the end of the --long crawl, is null without it).
 """
 
 from __future__ import annotations
@@ -149,7 +149,12 @@ def main() -> dict[str, Any]:
     if args.quick:
         args.articles, args.concurrency, args.long = 60, 4, min(args.long, 200)
     work = Path(tempfile.mkdtemp(prefix="bench-crawl-"))
-    figures: dict[str, Any] = {"articles": args.articles, "concurrency": args.concurrency, "skipped": {}}
+    figures: dict[str, Any] = {
+        "articles": args.articles,
+        "concurrency": args.concurrency,
+        "skipped": {},
+        "memory": None,
+    }
     figures["project"] = ours = project(work, args.articles, args.concurrency)
     found, why = reference("scrapy")
     if found is None:

@@ -596,7 +596,7 @@ def concurrency(report: Report, work: Path, figures: dict[str, Any], seconds: fl
 SLOW_PATTERN = r"^/(kz/)?([a-z0-9]+-?)+_\d+/$"
 
 
-def poison_pills(report: Report, work: Path, figures: dict[str, Any]) -> None:
+def poison_pills(report: Report, work: Path, figures: dict[str, Any], articles: int = 40) -> None:
     """Catalogue P6–P9: pages, links, redirects and files that once stopped crawls for good, among good articles.
 
     Three crawl runs of the demo site with its poison pills linked from the first listing page, under a schedule
@@ -604,7 +604,7 @@ def poison_pills(report: Report, work: Path, figures: dict[str, Any]) -> None:
     """
     from scraper.demosite.poison import SECRET_COOKIE, SECRET_PASSWORD
 
-    site = DemoSite("--articles", "40", "--no-hostile", "--poison", "--crawl-delay", "0")
+    site = DemoSite("--articles", str(articles), "--no-hostile", "--poison", "--crawl-delay", "0")
     try:
         pills = site.get("_control/poison")
         listed = {str(a["id"]) for a in site.get("_control/articles")}
@@ -692,7 +692,7 @@ def main() -> dict[str, Any]:
     report = Report()
     print("fault                                          injected        handled", flush=True)
     sections = [
-        lambda: poison_pills(report, work, figures),
+        lambda: poison_pills(report, work, figures, articles=20 if few else 40),
         lambda: hostile_crawl(report, work, figures, articles=30 if few else 60),
         lambda: throughput(report, work, figures, args.throughput_articles),
         lambda: kill_harness(report, work, figures, args.kills, articles=30 if few else 80),
