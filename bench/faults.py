@@ -685,7 +685,7 @@ def main() -> dict[str, Any]:
     args = options.parse_args()
     few = args.quick
     if few:
-        args.kills, args.seconds, args.throughput_articles = 2, 2.0, 30
+        args.kills, args.seconds, args.throughput_articles = 2, 1.0, 20
     os.environ["SCRAPE_ALLOW_PRIVATE"] = "1"
     work = Path(tempfile.mkdtemp(prefix="bench-faults-"))
     figures: dict[str, Any] = {"faults": 0, "kills": 0, "lost": 0, "duplicated": 0}
@@ -695,12 +695,12 @@ def main() -> dict[str, Any]:
         lambda: poison_pills(report, work, figures, articles=20 if few else 40),
         lambda: hostile_crawl(report, work, figures, articles=30 if few else 60),
         lambda: throughput(report, work, figures, args.throughput_articles),
-        lambda: kill_harness(report, work, figures, args.kills, articles=30 if few else 80),
+        lambda: kill_harness(report, work, figures, args.kills, articles=20 if few else 80),
         lambda: ssrf(report, figures),
         lambda: fetch_limits(report, figures, few),
         lambda: site_modes(report, work, figures, few),
         lambda: hostile_pages(report, work, figures, few),
-        lambda: concurrency(report, work, figures, args.seconds, articles=60 if few else 400),
+        lambda: concurrency(report, work, figures, args.seconds, articles=20 if few else 400),
     ]
     for section in sections:
         section()

@@ -189,8 +189,8 @@ def test_scrape_serve_runs_the_documented_datasette_command() -> None:
     ).stdout.strip()
     assert shlex.split(shown) == ["datasette", *server.datasette_args("archive.db")]
     assert "-i" not in shlex.split(shown) and "--immutable" not in shown
-    # The README's plain command (from a checkout) is the same line with the package's paths relative.
-    section = (ROOT / "README.md").read_text(encoding="utf-8")
+    # The documented plain command (from a checkout) is the same line with the package's paths relative.
+    section = (ROOT / "docs" / "browsing.md").read_text(encoding="utf-8")
     documented = re.search(r"```bash\n(datasette serve .*?)\n```", section, re.DOTALL)
     assert documented is not None
     assert shlex.split(documented.group(1).replace("\\\n", " ")) == [
