@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         results[name]["pages_per_s"] = round(speed, 1)
         if name != "project":
             results[name]["speed_ratio_vs_project"] = round(speed / project_speed, 4)
-    if "trafilatura" in results:
+    if results.get("trafilatura"):
         results["project"]["speedup_vs_trafilatura"] = round(project_speed / results["trafilatura"]["pages_per_s"], 2)
 
     print(f"{len(pages)} pages, one thread, best of {max(1, args.repeat)} timed passes")
