@@ -9,7 +9,9 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -91,14 +93,27 @@ def test_a_full_disk_stops_the_crawl_with_a_clear_error_and_the_next_run_resumes
     assert_archive_consistent(path)
 
 
+@pytest.fixture
+def public_folder() -> Iterator[Path]:
+    """A folder under the system's temporary folder that every user may enter.
+
+    Not under pytest's own folders: a pytest session that starts meanwhile (another suite on the same machine)
+    makes /tmp/pytest-of-<user> private to its owner again, which would lock an unprivileged user out mid-test.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="scrape-test-"))
+    os.chmod(folder, 0o755)
+    yield folder
+    for path in (folder, *folder.rglob("*")):
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    shutil.rmtree(folder)
+
+
 @pytest.mark.skipif(not shutil.which("setpriv"), reason="needs setpriv (util-linux) to drop root")
-def test_a_read_only_archive_is_refused_before_fetching(tmp_path: Path) -> None:
-    folder = tmp_path / "ro"
+def test_a_read_only_archive_is_refused_before_fetching(public_folder: Path) -> None:
+    folder = public_folder / "ro"
     folder.mkdir()
     path = folder / "archive.db"
     shutil.copy(OLD_ARCHIVE, path)
-    for reachable in (tmp_path, tmp_path.parent, tmp_path.parent.parent):
-        os.chmod(reachable, 0o755)  # pytest's folders are private to their owner
     os.chmod(folder, 0o555)
     os.chmod(path, 0o444)
     before = path.read_bytes()
