@@ -6,25 +6,18 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from scraper.models import BodyPart, DateCandidate, Origin, RawArticle
+from scraper.models import BodyPart, DateCandidate, DateRole, Origin, RawArticle
 from scraper.parse import css
+from scraper.parse.authors import AUTHOR_META, AUTHOR_SEPARATOR, NameFilter, byline_authors, jsonld_authors
 from scraper.parse.blocks import split_blocks
 from scraper.parse.body import extract_body
-from scraper.parse.metadata import Metadata, jsonld_image, jsonld_people, jsonld_text, read_metadata
+from scraper.parse.header import HeaderZone, header_photo_credit, header_source, header_zone
+from scraper.parse.metadata import Metadata, jsonld_image, jsonld_text, read_metadata
+from scraper.parse.pagedates import recognize, script_dates, text_dates, url_dates, visible_dates
+from scraper.parse.views import header_views, microdata_views, page_views, structured_views
 from scraper.profiles import Profile, Selector
 from scraper.text import clean_text, has_bidi_controls
 
-#: Where a byline usually sits on sites without a profile.
-BYLINE_SELECTORS = (
-    '[itemprop="author"] [itemprop="name"]',
-    '[rel="author"]',
-    '[itemprop="author"]',
-    ".byline__name",
-    ".author-name",
-    ".article-author",
-    ".byline",
-)
-_BY_PREFIX = re.compile(r"^(by|автор|авторы|автор материала|от)\s*:?\s+", re.IGNORECASE)
 #: A site's name appended to <title>: "Headline - Site", "Headline | Site".
 _TITLE_SUFFIX = re.compile(r"\s+[|\-–—•:]\s+[^|\-–—•:]{2,60}$")
 
@@ -122,8 +115,11 @@ def _read_profile_hits(hits: Hits, profile: Profile, raw: RawArticle) -> None:
             raw.tags = [clean_text(_value(selector, node)) for node in nodes]
             sources["tags"] = Origin.PROFILE
         elif text := clean_text(_value(selector, nodes[0])):
-            dates = raw.published if name == "published" else raw.modified
-            dates.append(DateCandidate(text, Origin.VISIBLE))
+            detail = f"profile selector {selector.css}"
+            if name == "published":
+                raw.published.append(DateCandidate(text, Origin.VISIBLE, detail, DateRole.PUBLISHED))
+            else:
+                raw.modified.append(DateCandidate(text, Origin.VISIBLE, detail, DateRole.UPDATED))
 
 
 def _set(raw: RawArticle, attribute: str, value: str | None, source: Origin) -> None:
@@ -144,20 +140,10 @@ def _title_from_document(tree: LexborHTMLParser) -> tuple[str | None, Origin]:
     return None, Origin.DOM
 
 
-def _byline(tree: LexborHTMLParser) -> str | None:
-    for query in BYLINE_SELECTORS:
-        node = css.first(tree.root, query)
-        if node is not None:
-            text = _BY_PREFIX.sub("", clean_text(node.text(deep=True, separator=" ")))
-            if 2 <= len(text) <= 120:
-                return text
-    return None
-
-
 def _fill_from_metadata(tree: LexborHTMLParser, meta: Metadata, raw: RawArticle) -> None:
     """Fill what the profile did not find from metadata; JSON-LD is parsed only if something is missing."""
     tags = meta.meta
-    missing = {"title", "lead", "author", "image_url", "tags"} - raw.field_sources.keys()
+    missing = {"title", "lead", "image_url", "tags"} - raw.field_sources.keys()
     jsonld = meta.jsonld if missing else {}
     if "title" in missing:
         _set(raw, "title", tags.get("og:title"), Origin.META)
@@ -168,14 +154,6 @@ def _fill_from_metadata(tree: LexborHTMLParser, meta: Metadata, raw: RawArticle)
         _set(raw, "lead", tags.get("og:description"), Origin.META)
         _set(raw, "lead", tags.get("description"), Origin.META)
         _set(raw, "lead", jsonld_text(jsonld.get("description")), Origin.JSONLD)
-    if "author" in missing:
-        _set(raw, "author", ", ".join(jsonld_people(jsonld.get("author"))), Origin.JSONLD)
-        for key in ("author", "article:author", "sailthru.author", "parsely-author"):
-            value = tags.get(key, "")
-            if not value.startswith(("http://", "https://")):
-                _set(raw, "author", value, Origin.META)
-        if "author" not in raw.field_sources:
-            _set(raw, "author", _byline(tree), Origin.DOM)
     if "image_url" in missing:
         _set(raw, "image_url", tags.get("og:image"), Origin.META)
         _set(raw, "image_url", tags.get("twitter:image"), Origin.META)
@@ -190,12 +168,99 @@ def _fill_from_metadata(tree: LexborHTMLParser, meta: Metadata, raw: RawArticle)
             raw.tags, raw.field_sources["tags"] = keywords.split(","), Origin.JSONLD
         elif tags.get("news_keywords"):
             raw.tags, raw.field_sources["tags"] = tags["news_keywords"].split(","), Origin.META
-    raw.published[:0] = meta.published()
-    if not raw.published:
-        raw.published = meta.time_element()
-    raw.modified[:0] = meta.modified()
     raw.language = meta.language or (jsonld_text(jsonld.get("inLanguage")) if jsonld else None)
     raw.canonical_href = meta.canonical
+
+
+def _site_names(meta: Metadata) -> list[str | None]:
+    """The names the site goes by, which are never an author (unless a byline says more)."""
+    publisher = meta.jsonld.get("publisher") if meta.jsonld_scripts else None
+    return [
+        meta.meta.get("og:site_name"),
+        meta.meta.get("application-name"),
+        meta.meta.get("twitter:site", "").lstrip("@") or None,
+        jsonld_text(publisher) if publisher else None,
+    ]
+
+
+def _read_authors(tree: LexborHTMLParser, meta: Metadata, zone: HeaderZone, raw: RawArticle) -> None:
+    sources = raw.field_sources
+    names = NameFilter(_site_names(meta))
+    if "author" in sources:
+        # A profile's byline goes through the same sieve: several names, never "Редакция".
+        if raw.author:
+            raw.author = AUTHOR_SEPARATOR.join(_unique(names.names(raw.author))) or None
+        return
+    found: list[str] = []
+    origin = Origin.JSONLD
+    if meta.jsonld_scripts and "author" in meta.jsonld:
+        found = jsonld_authors(meta.jsonld.get("author"), names)
+    if not found:
+        origin = Origin.META
+        for key in AUTHOR_META:
+            value = meta.meta.get(key)
+            if value and not value.startswith(("http://", "https://")):
+                found = names.names(value)
+                if found:
+                    break
+    if not found:
+        found, where, _labeled = byline_authors(tree.root, zone.headline, zone.texts, names)
+        origin = Origin.HEADER if where.startswith("an author label") else Origin.DOM
+    if found:
+        raw.author = AUTHOR_SEPARATOR.join(_unique(found))
+        sources["author"] = origin
+
+
+def _unique(names: list[str]) -> list[str]:
+    seen: set[str] = set()
+    unique = []
+    for name in names:
+        key = name.casefold()
+        if key not in seen:
+            seen.add(key)
+            unique.append(name)
+    return unique
+
+
+def _read_dates(tree: LexborHTMLParser, meta: Metadata, zone: HeaderZone, raw: RawArticle, html: str) -> None:
+    """Every publication date the page offers, in order of evidence: metadata, what it shows, its address."""
+    machine = meta.published()
+    shown_by_profile = bool(raw.published)
+    raw.published[:0] = machine
+    if not shown_by_profile and tree.root is not None:
+        raw.published.extend(visible_dates(tree.root, zone.headline, zone.texts, raw.language))
+    raw.published.extend(url_dates([meta.canonical, meta.meta.get("og:url")]))
+    if not machine:
+        raw.published.extend(script_dates(html))
+    if not raw.published and tree.root is not None:
+        raw.published.extend(text_dates(tree.root, zone.headline, raw.language))
+    raw.modified[:0] = meta.modified()
+
+
+def _read_views(tree: LexborHTMLParser, meta: Metadata, zone: HeaderZone, raw: RawArticle) -> None:
+    if "views" in raw.field_sources:
+        return
+    language = raw.language
+    found = (
+        (structured_views(meta.jsonld_objects) if meta.jsonld_scripts else None)
+        or header_views(zone.texts, lambda text: recognize(text, language) is not None)
+        or microdata_views(tree.root)
+        or page_views(tree.root, zone.headline)
+    )
+    if found is not None:
+        raw.views_raw = found.raw
+        raw.field_sources["views"] = found.origin
+
+
+def _read_header_fields(meta: Metadata, zone: HeaderZone, raw: RawArticle) -> None:
+    sources = raw.field_sources
+    if "source" not in sources and (value := header_source(zone.texts, meta.canonical or meta.meta.get("og:url"))):
+        raw.source, sources["source"] = value, Origin.HEADER
+    if "photo_credit" not in sources and (value := header_photo_credit(zone.texts)):
+        raw.photo_credit, sources["photo_credit"] = value, Origin.HEADER
+
+
+_HEADER_FIELDS = ("author", "views", "source", "photo_credit")
 
 
 def parse_html(html: str, profile: Profile) -> RawArticle:
@@ -209,6 +274,15 @@ def parse_html(html: str, profile: Profile) -> RawArticle:
     if hits is not None:
         _read_profile_hits(hits, profile, raw)
     _fill_from_metadata(tree, meta, raw)
+    # The header line is read by generic rules only for what the profile did not find.
+    sources = raw.field_sources
+    needs_header = not raw.published or any(name not in sources for name in _HEADER_FIELDS)
+    hints = [raw.title, meta.meta.get("og:title"), meta.title] if needs_header else []
+    zone = header_zone(tree.root, hints) if needs_header else HeaderZone(None, [])
+    _read_dates(tree, meta, zone, raw, html)
+    _read_views(tree, meta, zone, raw)
+    _read_authors(tree, meta, zone, raw)
+    _read_header_fields(meta, zone, raw)
     if "body" not in raw.field_sources or not raw.body_paragraphs:
         jsonld_body = meta.jsonld.get("articleBody")
         body = extract_body(tree, jsonld_body=jsonld_body if isinstance(jsonld_body, str) else None)

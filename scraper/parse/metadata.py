@@ -29,34 +29,77 @@ ARTICLE_TYPES = frozenset(
         "SocialMediaPosting",
     }
 )
-# <meta name=...> keys that carry a publication date, in order of trust.
-_PUBLISHED_META = (
+#: <meta> names, properties and itemprops that carry a publication date, in order of trust.
+PUBLISHED_META = (
     "article:published_time",
     "og:article:published_time",
+    "article:published",
+    "og:published_time",
     "datepublished",
+    "og:pubdate",
     "pubdate",
     "publishdate",
     "publish-date",
-    "date",
-    "dc.date",
-    "dc.date.issued",
-    "dcterms.created",
-    "sailthru.date",
-    "parsely-pub-date",
+    "publish_date",
+    "published_date",
+    "published-date",
+    "published_time",
+    "publication_date",
     "article.published",
+    "article_date_original",
+    "article:post_date",
+    "article.created",
+    "parsely-pub-date",
+    "sailthru.date",
+    "analyticsattributes.articledate",
+    "dc.date.issued",
+    "dcterms.issued",
+    "dc.date.created",
+    "dcterms.created",
+    "dc.date",
+    "dcterms.date",
+    "dc:date",
+    "citation_publication_date",
+    "citation_date",
+    "datecreated",
+    "date",
+    "displaydate",
+    "cxenseparse:recs:publishtime",
+    "rnews:datepublished",
+    "shareaholic:article_published_time",
+    "twt-published-at",
+    "mediator_published_time",
+    "vr:published_time",
+    "bt:pubdate",
+    "ptime",
+    "pdate",
 )
-_MODIFIED_META = (
+#: The same for the last modification.
+MODIFIED_META = (
     "article:modified_time",
+    "og:article:modified_time",
+    "article:modified",
     "og:updated_time",
+    "og:modified_time",
     "datemodified",
+    "modified_time",
     "dc.date.modified",
+    "dcterms.modified",
+    "lastmodified",
     "last-modified",
+    "article.updated",
+    "utime",
 )
+#: JSON-LD keys of a publication date, in order of trust, and of a modification date.
+_JSONLD_PUBLISHED = ("datePublished", "dateCreated", "uploadDate")
+_JSONLD_MODIFIED = ("dateModified",)
+#: schema.org types that describe the page itself rather than a thing it is about.
+_PAGE_TYPES = frozenset({"WebPage", "ItemPage", "CollectionPage", "MediaObject", "VideoObject", "AudioObject"})
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
 
 
 #: Everything read from <head>, in one walk: the <meta> tags, the canonical link and the JSON-LD scripts.
-_HEAD_QUERY = 'meta[content], link[rel="canonical"], script[type="application/ld+json"]'
+_HEAD_QUERY = 'meta[content], link[rel="canonical"], script[type="application/ld+json"], title'
 _JSONLD_QUERY = 'script[type="application/ld+json"]'
 
 
@@ -73,6 +116,8 @@ class Metadata:
         #: The article:tag values.
         self.tags: list[str] = []
         self._script_nodes: list[LexborNode] = []
+        #: The <title> text as written.
+        self.title: str | None = None
         canonical_link: LexborNode | None = None
         meta, tags = self.meta, self.tags
         for node in css.every(tree.head or tree.root, _HEAD_QUERY):
@@ -90,6 +135,9 @@ class Metadata:
             elif tag == "link":
                 if canonical_link is None:
                     canonical_link = node
+            elif tag == "title":
+                if self.title is None:
+                    self.title = node.text(deep=True)
             else:
                 self._script_nodes.append(node)
         href = canonical_link.attributes.get("href") if canonical_link is not None else None
@@ -99,6 +147,8 @@ class Metadata:
         #: The page's language as declared (<html lang>, else og:locale).
         self.language = (root.attributes.get("lang") if root is not None else None) or meta.get("og:locale")
         self._scripts: list[str] | None = None
+        self._all_scripts: list[str] | None = None
+        self._objects: list[dict[str, Any]] | None = None
         self._jsonld: dict[str, Any] | None = None
 
     @property
@@ -118,35 +168,99 @@ class Metadata:
             self._jsonld = jsonld_article(self.jsonld_scripts)
         return self._jsonld
 
-    def _jsonld_date(self, key: str) -> list[DateCandidate]:
-        # A substring test first: most pages' JSON-LD never needs parsing for a date.
-        for text in self.jsonld_scripts:
-            if key in text:
-                value = self.jsonld.get(key)
-                return [DateCandidate(value, Origin.JSONLD)] if isinstance(value, str) else []
-        return []
+    @property
+    def all_jsonld_scripts(self) -> list[str]:
+        """The text of every JSON-LD script of the document, <head> and <body>."""
+        if self._all_scripts is None:
+            nodes = css.every(self._tree.root, _JSONLD_QUERY) if self._tree.root is not None else []
+            self._all_scripts = [node.text(deep=True) for node in nodes]
+        return self._all_scripts
 
-    def published(self) -> list[DateCandidate]:
-        """Publication dates from <meta> tags, else JSON-LD."""
+    @property
+    def jsonld_objects(self) -> list[dict[str, Any]]:
+        """Every JSON-LD object that may describe the page (the article, the page, its video), in document order."""
+        if self._objects is None:
+            self._objects = []
+            for text in self.jsonld_scripts:
+                _walk_dated(_load_json(text), self._objects)
+        return self._objects
+
+    def _jsonld_dates(self, keys: tuple[str, ...]) -> list[DateCandidate]:
+        """Dates under `keys` in the JSON-LD: the article's first, then the page's, then any other object's."""
+        # A substring test first: most pages' JSON-LD never needs parsing for a date.
+        scripts = [text for text in self.jsonld_scripts if any(key in text for key in keys)]
+        if not scripts:
+            scripts = [text for text in self.all_jsonld_scripts if any(key in text for key in keys)]
+            if not scripts:
+                return []
+        if len(scripts) == 1:
+            # One script naming one date under the first key: no need to parse it (the common case).
+            values = set(_JSONLD_DATE_VALUE[keys[0]].findall(scripts[0]))
+            if len(values) == 1 and not any(key in scripts[0] for key in keys[1:]):
+                return [DateCandidate(values.pop(), Origin.JSONLD, f"JSON-LD {keys[0]}")]
+        objects: list[dict[str, Any]] = []
+        for text in scripts:
+            _walk_dated(_load_json(text), objects)
+        objects.sort(key=_object_rank)  # stable: document order within a rank
+        found: list[DateCandidate] = []
+        seen: set[str] = set()
+        for key in keys:
+            for item in objects:
+                value = item.get(key)
+                if isinstance(value, str) and value.strip() and value not in seen:
+                    seen.add(value)
+                    kind = "/".join(sorted(_types(item))) or "object"
+                    found.append(DateCandidate(value, Origin.JSONLD, f"JSON-LD {kind}.{key}"))
+        return found
+
+    def _meta_dates(self, keys: tuple[str, ...]) -> list[DateCandidate]:
         metas = self.meta
         # filter() picks the keys present, with a value, in order of trust.
-        found = [DateCandidate(metas[key], Origin.META) for key in filter(metas.get, _PUBLISHED_META)]
-        return found or self._jsonld_date("datePublished")
+        return [DateCandidate(metas[key], Origin.META, f"<meta {key}>") for key in filter(metas.get, keys)]
+
+    def _microdata_dates(self, prop: str) -> list[DateCandidate]:
+        """itemprop dates outside <head> (microdata in the article's markup)."""
+        found = []
+        for node in css.every(self._tree.root, f'[itemprop="{prop}"]'):
+            attrs = node.attributes
+            value = attrs.get("datetime") or attrs.get("content") or node.text(deep=True, separator=" ")
+            if value and value.strip():
+                found.append(DateCandidate(value.strip(), Origin.META, f"itemprop={prop} in the page"))
+        return found[:1]
+
+    def published(self) -> list[DateCandidate]:
+        """Publication dates from JSON-LD, then <meta> tags, else microdata in the page; in order of trust."""
+        found = self._jsonld_dates(_JSONLD_PUBLISHED) + self._meta_dates(PUBLISHED_META)
+        return found or self._microdata_dates("datePublished")
 
     def modified(self) -> list[DateCandidate]:
-        """Modification dates from <meta> tags, else JSON-LD."""
-        metas = self.meta
-        found = [DateCandidate(metas[key], Origin.META) for key in filter(metas.get, _MODIFIED_META)]
-        return found or self._jsonld_date("dateModified")
+        """Modification dates from JSON-LD, then <meta> tags, else microdata in the page."""
+        found = self._jsonld_dates(_JSONLD_MODIFIED) + self._meta_dates(MODIFIED_META)
+        return found or self._microdata_dates("dateModified")
 
-    def time_element(self) -> list[DateCandidate]:
-        """The first <time datetime> (or itemprop=datePublished) of the page: a walk of the whole body,
-        so only asked for when nothing else dates the page."""
-        for node in css.every(self._tree.root, 'time[datetime], [itemprop="datePublished"][datetime]'):
-            value = node.attributes.get("datetime")
-            if value:
-                return [DateCandidate(value, Origin.META)]
-        return []
+
+_JSONLD_DATE_VALUE = {key: re.compile(rf'"{key}"\s*:\s*"([^"]+)"') for key in (*_JSONLD_PUBLISHED, *_JSONLD_MODIFIED)}
+
+
+def _object_rank(item: dict[str, Any]) -> int:
+    types = _types(item)
+    if types & ARTICLE_TYPES:
+        return 0
+    return 1 if types & _PAGE_TYPES else 2
+
+
+def _walk_dated(data: Any, found: list[dict[str, Any]], depth: int = 0) -> None:
+    """Collect the JSON-LD objects that may date the page; lists of other items (related articles) are skipped."""
+    if depth > 6:  # hostile or absurd nesting
+        return
+    if isinstance(data, list):
+        for item in data:
+            _walk_dated(item, found, depth + 1)
+    elif isinstance(data, dict):
+        found.append(data)
+        for key in ("@graph", "mainEntity", "mainEntityOfPage", "video", "subjectOf"):
+            if key in data:
+                _walk_dated(data[key], found, depth + 1)
 
 
 def _load_json(text: str) -> Any:

@@ -1,0 +1,419 @@
+"""Dates a reader sees on a page: <time> elements, elements whose markup says date, the header line, the URL."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+from selectolax.lexbor import LexborNode
+
+from scraper.dates import ParsedDate, parse_date
+from scraper.errors import BadDate
+from scraper.models import DateCandidate, DateRole, Origin
+from scraper.parse import css
+
+#: Elements that may hold the article's date: <time>, and those whose class, id or itemprop says date.
+CUE_QUERY = ", ".join(
+    (
+        "time",
+        "abbr[title]",
+        "[itemprop*=date i]",
+        "[class*=date i]",
+        "[id*=date i]",
+        "[class*=time i]",
+        "[class*=publish i]",
+        "[class*=posted i]",
+        "[class*=created i]",
+        "[class*=meta i]",
+        "[class*=byline i]",
+        "[class*=subline i]",
+        "[class*=info i]",
+        "[class*=datum i]",
+        "[class*=fecha i]",
+        "[class*=data i]",
+        "[class*=stamp i]",
+        "[class*=dateline i]",
+    )
+)
+#: Class or id words of the parts of a page that carry other items' dates: comments, related and
+#: popular lists, sidebars, navigation. Short words count only at the start of a word ("nav", not "unavailable").
+_ELSEWHERE = re.compile(
+    r"comment|related|sidebar|widget|popular|recommend|similar|trending|disqus|newsletter|carousel|slider"
+    r"|(?:^|[\s_-])(?:nav|menu|footer|foot|breadcrumbs?|share|promo|advert|ads?|ticker|feed|latest|archive"
+    r"|calendar|reply|replies|respon[sd]|more|most|next|prev|previous|also|other|readmore|read-more|topbar|masthead"
+    r"|today|current-?date|weather)",
+    re.IGNORECASE,
+)
+#: Tags of page parts that hold other items; <footer> and <aside> only outside the article.
+_ELSEWHERE_TAGS = frozenset({"nav", "aside", "footer", "form", "select", "option", "button"})
+_INSIDE_ARTICLE_TAGS = frozenset({"aside", "footer"})
+#: Class, id or itemprop words that say the element is the publication date, or the modification date.
+_PUBLISHED_CUE = re.compile(r"publish|pubdate|posted|created|entry-date|post-date|date-?pub|dateline|erschien", re.I)
+_UPDATED_CUE = re.compile(r"updat|modif|edited|changed|revis|lastmod", re.I)
+#: How far up the tree an element's place is looked at.
+_MAX_DEPTH = 14
+#: Text longer than this is prose, not a date line.
+_MAX_DATE_TEXT = 200
+#: How many characters before a date a label may stand.
+_LABEL_REACH = 40
+#: Only recognizing dates here; normalize reads them against the real fetch time.
+_ANY_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+_UTC = ZoneInfo("UTC")
+_URL_DATE = re.compile(
+    r"(?<![\d])((?:19|20)\d{2})[/_-]?(0[1-9]|1[0-2])[/_-]?(0[1-9]|[12]\d|3[01])(?![\d])"
+    r"|/((?:19|20)\d{2})/(0?[1-9]|1[0-2])/(0?[1-9]|[12]\d|3[01])(?:/|$)"
+)
+#: Script data that names a publication date outside JSON-LD ("publishDate": "2022-02-08T14:00:00").
+_SCRIPT_DATE = re.compile(
+    r"""["']?(?:datePublished|publishDate|publishedDate|published_at|publishedAt|publish_date|pubDate|"""
+    r"""page_publish_date|firstPublished|first_publish_date|dateCreated|uploadDate|articlePublishTime|"""
+    r"""ArticlePublishTime|publicationDate|published_time)["']?\s*[:=,]\s*(?:\(\s*)?["']"""
+    r"""(\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?)["']"""
+)
+
+
+class _Labels(NamedTuple):
+    published: re.Pattern[str]
+    updated: re.Pattern[str]
+
+
+@cache
+def _labels() -> _Labels:
+    text = resources.files("scraper.parse").joinpath("vocab/date_labels.toml").read_text(encoding="utf-8")
+    data = tomllib.loads(text)
+
+    def pattern(words: list[str]) -> re.Pattern[str]:
+        alternation = "|".join(sorted(map(re.escape, words), key=len, reverse=True))
+        return re.compile(rf"(?<![^\W\d_])(?:{alternation})(?![^\W\d_])", re.IGNORECASE)
+
+    return _Labels(pattern(data["published"]), pattern(data["updated"]))
+
+
+def label_role(text: str) -> DateRole:
+    """What a label in `text` (the words before a date) says the date is; the label nearest the end wins."""
+    labels = _labels()
+    published = [found.end() for found in labels.published.finditer(text)]
+    updated = [found.end() for found in labels.updated.finditer(text)]
+    if not published and not updated:
+        return DateRole.PLACED
+    return DateRole.UPDATED if max(updated, default=-1) > max(published, default=-1) else DateRole.PUBLISHED
+
+
+def recognize(text: str, language: str | None) -> ParsedDate | None:
+    """Read `text` as a date if it plainly is one (a year, a month name or a relative word); None otherwise."""
+    try:
+        return parse_date(text, zone=_UTC, now=_ANY_TIME, keep_offset=True, language=language, strict=True)
+    except BadDate:
+        return None
+
+
+class _Found(NamedTuple):
+    """A date element: its rank in the ordering below, its place in the document, and the candidate."""
+
+    rank: int
+    order: int
+    candidate: DateCandidate
+
+
+# Ranks, best first: what the page marks as the publication date, <time> after the headline,
+# the header line's first date, other date elements after the headline, then before it, then what says "updated".
+_RANK_MARKED, _RANK_TIME, _RANK_HEADER, _RANK_AFTER, _RANK_JUST_BEFORE, _RANK_BEFORE, _RANK_UPDATED = range(7)
+#: Text pieces looked at just before the headline (a date line above the title).
+_BEFORE_PIECES = 6
+
+
+def _attributes_text(node: LexborNode) -> str:
+    attrs = node.attributes
+    return f"{attrs.get('class') or ''} {attrs.get('id') or ''} {attrs.get('itemprop') or ''}"
+
+
+def _ancestor_ids(node: LexborNode | None) -> set[int]:
+    ids = set()
+    while node is not None:
+        ids.add(node.mem_id)
+        node = node.parent
+    return ids
+
+
+def is_elsewhere(node: LexborNode, headline: LexborNode | None = None) -> bool:
+    """Tell whether `node` sits in a part of the page that holds other items (comments, related lists, sidebars).
+
+    Only the parts below the element that holds both `node` and the headline count: a block that holds
+    the headline is the article's, whatever its class says (a blog's "widget Blog" holds its post).
+    """
+    shared = _ancestor_ids(headline) if headline is not None else set()
+    ancestors: list[LexborNode] = []
+    current: LexborNode | None = node
+    depth = 0
+    while current is not None and current.tag not in ("body", "html") and depth < _MAX_DEPTH:
+        if current.mem_id in shared:
+            break
+        ancestors.append(current)
+        current = current.parent
+        depth += 1
+    in_article = any(a.tag == "article" or a.attributes.get("itemprop") == "articleBody" for a in ancestors)
+    while not in_article and current is not None and current.tag not in ("body", "html"):
+        in_article = current.tag == "article"
+        current = current.parent
+    for ancestor in ancestors:
+        tag = ancestor.tag
+        if tag in _ELSEWHERE_TAGS and not (tag in _INSIDE_ARTICLE_TAGS and in_article):
+            return True
+        attrs = ancestor.attributes
+        if (attrs.get("class") or attrs.get("id")) and _ELSEWHERE.search(_attributes_text(ancestor)):
+            return not (in_article and ancestor.tag not in ("li", "article") and _is_footer_word(ancestor))
+    return False
+
+
+def _is_footer_word(node: LexborNode) -> bool:
+    # An article's own footer line ("entry-footer") carries its date; other footers do not.
+    text = _attributes_text(node).lower()
+    return "foot" in text and "comment" not in text
+
+
+def _preceding_text(node: LexborNode) -> str:
+    """The text just before `node` in its parent (a label in a sibling: <span>Datum:</span> <span>18.10.2021</span>)."""
+    previous = node.prev
+    parts: list[str] = []
+    while previous is not None and len(parts) < 3:
+        text = previous.text(deep=True, separator=" ") if previous.tag != "-comment" else ""
+        if text.strip():
+            parts.append(text)
+            break
+        previous = previous.prev
+    return " ".join(parts)[-_LABEL_REACH:]
+
+
+def _role_of(node: LexborNode, text: str, parsed: ParsedDate) -> DateRole:
+    before = text[max(0, parsed.start - _LABEL_REACH) : parsed.start]
+    role = label_role(before) if before.strip() else label_role(_preceding_text(node))
+    if role is not DateRole.PLACED:
+        return role
+    cues = _attributes_text(node)
+    if node.tag == "time" and "pubdate" in node.attributes:
+        return DateRole.PUBLISHED
+    if _PUBLISHED_CUE.search(cues):
+        return DateRole.PUBLISHED
+    if _UPDATED_CUE.search(cues):
+        return DateRole.UPDATED
+    return DateRole.PLACED
+
+
+def _describe(node: LexborNode) -> str:
+    attrs = node.attributes
+    name = node.tag or "?"
+    if attrs.get("id"):
+        name += f"#{attrs['id']}"
+    if attrs.get("class"):
+        name += "." + ".".join((attrs.get("class") or "").split()[:2])
+    return name
+
+
+def _time_value(node: LexborNode) -> str | None:
+    attrs = node.attributes
+    value = attrs.get("datetime") or attrs.get("content") or (attrs.get("title") if node.tag == "abbr" else None)
+    return value.strip() if value and value.strip()[:1].isdigit() else None
+
+
+def visible_dates(
+    root: LexborNode, headline: LexborNode | None, header_texts: Iterable[tuple[LexborNode, str]], language: str | None
+) -> list[DateCandidate]:
+    """The dates a reader sees, best evidence first.
+
+    `headline` is the article's <h1> (dates after it belong to the article, dates before it may be the
+    site's); `header_texts` are the text pieces between the headline and the body, in order.
+    Dates in comments, related lists, sidebars and navigation are left out.
+    """
+    found: list[_Found] = []
+    seen: set[int] = set()
+    headline_id = headline.mem_id if headline is not None else None
+    after = headline is None
+    nodes = css.every(root, f"h1, {CUE_QUERY}")
+    for order, node in enumerate(nodes):
+        if node.mem_id == headline_id:
+            after = True
+            continue
+        if node.tag == "h1":
+            continue
+        raw = _time_value(node) if node.tag in ("time", "abbr") or "itemprop" in node.attributes else None
+        text = raw or node.text(deep=True, separator=" ")
+        if not text or len(text) > _MAX_DATE_TEXT or (not any(c.isdigit() for c in text) and raw is None):
+            continue
+        parsed = recognize(text, language)
+        if parsed is None:
+            continue
+        if is_elsewhere(node, headline):
+            continue
+        role = _role_of(node, text, parsed)
+        is_time = node.tag == "time" and raw is not None
+        if role is DateRole.UPDATED:
+            rank = _RANK_UPDATED
+        elif role is DateRole.PUBLISHED:
+            rank = _RANK_MARKED
+        elif is_time and after:
+            rank = _RANK_TIME
+        else:
+            rank = _RANK_AFTER if after else _RANK_BEFORE
+        where = "after the headline" if after and headline is not None else ("before the headline" if not after else "")
+        detail = f"{'<time datetime>' if is_time else _describe(node)} {where}".strip()
+        # Nested date elements repeat one date: keep the innermost (the last one met), unless ranked better.
+        key = hash((parsed.value, role))
+        if key in seen:
+            continue
+        seen.add(key)
+        origin = Origin.TIME if is_time else Origin.VISIBLE
+        found.append(_Found(rank, order if after else -order, DateCandidate(text.strip(), origin, detail, role)))
+    for order, (node, text) in enumerate(header_texts):
+        parsed = recognize(text, language)
+        if parsed is None:
+            continue
+        role = _role_of(node, text, parsed)
+        rank = (
+            _RANK_UPDATED
+            if role is DateRole.UPDATED
+            else (_RANK_MARKED if role is DateRole.PUBLISHED else _RANK_HEADER)
+        )
+        detail = "the header line after the headline"
+        found.append(_Found(rank, order, DateCandidate(text.strip(), Origin.HEADER, detail, role)))
+    if headline is not None:
+        for order, (node, text) in enumerate(preceding_texts(headline, _BEFORE_PIECES)):
+            if len(text) > _MAX_DATE_TEXT or not any(c.isdigit() for c in text):
+                continue
+            parsed = recognize(text, language)
+            if parsed is None or is_elsewhere(node, headline):
+                continue
+            role = _role_of(node, text, parsed)
+            rank = _RANK_UPDATED if role is DateRole.UPDATED else _RANK_JUST_BEFORE
+            candidate = DateCandidate(" ".join(text.split()), Origin.VISIBLE, "just before the headline", role)
+            found.append(_Found(rank, order, candidate))
+            break
+    found.sort(key=lambda item: (item.rank, item.order))
+    return [item.candidate for item in found]
+
+
+#: Text pieces looked at by the last-resort scan, and the longest one that may be a date line.
+_SCAN_PIECES = 3000
+_SCAN_TEXT = 100
+
+
+def text_dates(root: LexborNode, headline: LexborNode | None, language: str | None) -> list[DateCandidate]:
+    """The last resort: the first date printed in a short text of the page, after the headline if there is one.
+
+    For pages whose date is neither marked up nor in the header line (a signature under a post).
+    """
+    start = headline if headline is not None else root
+    pieces = following_texts(start, _SCAN_PIECES) if headline is not None else _texts_in(root)
+    for node, text in pieces:
+        if len(text) > _SCAN_TEXT or not any(c.isdigit() for c in text):
+            continue
+        parsed = recognize(text, language)
+        if parsed is None or not parsed.has_year or parsed.relative or is_elsewhere(node, headline):
+            continue
+        role = _role_of(node, text, parsed)
+        where = "after the headline" if headline is not None else "in the page"
+        return [DateCandidate(" ".join(text.split()), Origin.VISIBLE, f"the first date printed {where}", role)]
+    return []
+
+
+def _texts_in(root: LexborNode) -> Iterator[tuple[LexborNode, str]]:
+    count = 0
+    for inner in root.traverse(include_text=True):
+        if inner.tag != "-text":
+            continue
+        parent = inner.parent
+        if parent is None or parent.tag in _SKIPPED_TEXT_PARENTS:
+            continue
+        text = inner.text_content
+        if text and text.strip():
+            count += 1
+            yield parent, text
+            if count >= _SCAN_PIECES:
+                return
+
+
+def url_dates(urls: Iterable[str | None]) -> list[DateCandidate]:
+    """A date in the path of the page's addresses (/2024/03/12/, /20240312/), once each."""
+    found: list[DateCandidate] = []
+    seen: set[str] = set()
+    for url in urls:
+        if not url:
+            continue
+        path = url.split("?", 1)[0].split("#", 1)[0]
+        path = path.split("://", 1)[-1].partition("/")[2]
+        match = _URL_DATE.search("/" + path)
+        if not match:
+            continue
+        year, month, day = (g for g in match.groups() if g is not None)
+        value = f"{year}-{int(month):02d}-{int(day):02d}"
+        if value not in seen:
+            seen.add(value)
+            found.append(DateCandidate(value, Origin.URL, f"the address {url}"))
+    return found
+
+
+def script_dates(html: str) -> list[DateCandidate]:
+    """The first publication date named in the page's script data outside JSON-LD."""
+    match = _SCRIPT_DATE.search(html)
+    return [DateCandidate(match.group(1), Origin.SCRIPT, "script data")] if match else []
+
+
+_SKIPPED_TEXT_PARENTS = frozenset({"script", "style", "noscript", "template", "svg", "title"})
+
+
+def preceding_texts(node: LexborNode, limit: int, budget: int = 600) -> list[tuple[LexborNode, str]]:
+    """The text pieces right before `node` in document order, nearest first, up to `limit` of them.
+
+    At most `budget` nodes are looked at (a long menu before the headline is not worth reading).
+    """
+    found: list[tuple[LexborNode, str]] = []
+    current: LexborNode | None = node
+    while current is not None and current.tag not in ("body", "html") and len(found) < limit and budget > 0:
+        sibling = current.prev
+        while sibling is not None and len(found) < limit and budget > 0:
+            pieces = []
+            for inner in sibling.traverse(include_text=True):
+                budget -= 1
+                if budget <= 0:
+                    break
+                if inner.tag != "-text":
+                    continue
+                parent = inner.parent
+                text = inner.text_content
+                if parent is not None and parent.tag not in _SKIPPED_TEXT_PARENTS and text and text.strip():
+                    pieces.append((parent, text))
+            found.extend(reversed(pieces))
+            sibling = sibling.prev
+        current = current.parent
+    return found[:limit]
+
+
+def following_texts(node: LexborNode, limit: int) -> Iterator[tuple[LexborNode, str]]:
+    """The text pieces after `node` in document order (not inside it), up to `limit` of them.
+
+    Script, style and template text is skipped. Each piece is paired with the element holding it.
+    """
+    count = 0
+    current: LexborNode | None = node
+    while current is not None and count < limit:
+        sibling = current.next
+        while sibling is not None and count < limit:
+            for inner in sibling.traverse(include_text=True):
+                if inner.tag != "-text":
+                    continue
+                parent = inner.parent
+                if parent is None or parent.tag in _SKIPPED_TEXT_PARENTS:
+                    continue
+                text = inner.text_content
+                if text and text.strip():
+                    count += 1
+                    yield parent, text
+                    if count >= limit:
+                        return
+            sibling = sibling.next
+        current = current.parent

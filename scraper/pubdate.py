@@ -1,0 +1,337 @@
+"""Choose a page's publication and modification dates among the candidates the parser found, in order of evidence."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from typing import Any, NamedTuple
+
+from scraper.dates import ParsedDate, infer_year, month_first, parse_date
+from scraper.errors import BadDate
+from scraper.models import DateCandidate, DateRole, Origin
+
+#: Clocks and time zones disagree a little; a date this far ahead of the fetch is still accepted.
+FUTURE_SLACK = timedelta(hours=2)
+#: Dates before this year are not a news page's (copyright lines, birth dates, history).
+EARLIEST_YEAR = 1990
+#: Machine-readable dates: what the page says about itself in JSON-LD and <meta>.
+MACHINE = frozenset({Origin.JSONLD, Origin.META})
+#: A numeric date that reads both day first and month first.
+_AMBIGUOUS = re.compile(r"^\s*(?:0?[1-9]|1[0-2])/(?:0?[1-9]|1[0-2])/\d{4}")
+#: The largest gap between a UTC time and a local one (UTC+14, UTC-12).
+_MAX_OFFSET = timedelta(hours=14)
+
+#: One decision about one candidate, for --explain: raw text, origin, detail, verdict.
+Trace = list[dict[str, Any]]
+
+
+class Settled(NamedTuple):
+    """The dates of a record, and where the publication date came from."""
+
+    published_at: str | None
+    published_raw: str | None
+    published_from: Origin | None
+    modified_at: str | None
+
+
+class _Dated(NamedTuple):
+    candidate: DateCandidate
+    parsed: ParsedDate
+
+
+def _strong(candidate: DateCandidate) -> bool:
+    """A visible date the page marks as the publication date, a <time> element, the header line, a profile's."""
+    return candidate.role is DateRole.PUBLISHED or candidate.origin in (Origin.TIME, Origin.HEADER)
+
+
+class _Reader:
+    """Reads candidates in one zone against one fetch time, noting every decision."""
+
+    def __init__(
+        self,
+        zone: tzinfo,
+        now: datetime,
+        keep_offset: bool,
+        language: str | None,
+        warnings: list[str],
+        trace: Trace | None,
+    ) -> None:
+        self.zone = zone
+        self.warnings = warnings
+        self.now = now
+        self.keep_offset = keep_offset
+        self.language = language
+        self.trace = trace
+
+    def note(self, candidate: DateCandidate, verdict: str, value: datetime | None = None) -> None:
+        if self.trace is not None:
+            self.trace.append(
+                {
+                    "raw": candidate.raw,
+                    "from": str(candidate.origin),
+                    "detail": candidate.detail,
+                    "role": str(candidate.role),
+                    "value": value.isoformat() if value else None,
+                    "verdict": verdict,
+                }
+            )
+
+    def read(self, candidate: DateCandidate, name: str, zone: tzinfo | None = None) -> ParsedDate | None:
+        """Parse one candidate; None (with the reason noted) if it is no date, impossible or implausible."""
+        # A profile's selector points at a date, so it may be year-less or a bare time; text found by
+        # generic rules must look like a date on its own.
+        loose = candidate.origin is Origin.VISIBLE and candidate.detail.startswith("profile")
+        try:
+            parsed = parse_date(
+                candidate.raw,
+                zone=zone or self.zone,
+                now=self.now,
+                keep_offset=self.keep_offset,
+                language=self.language,
+                strict=not loose,
+            )
+        except BadDate as exc:
+            if candidate.origin in MACHINE or loose:
+                self.warnings.append(f"{name}: {candidate.raw!r} ignored ({exc})")
+            self.note(candidate, f"not a possible date ({exc})")
+            return None
+        if parsed is None:
+            self.note(candidate, "no date in it")
+            return None
+        if parsed.value.year < EARLIEST_YEAR:
+            self.note(candidate, f"before {EARLIEST_YEAR}", parsed.value)
+            return None
+        return parsed
+
+    def future(self, parsed: ParsedDate) -> bool:
+        # A year-less date is given its year later, never one in the future.
+        return parsed.has_year and parsed.value > self.now + FUTURE_SLACK
+
+
+def _page_zone(machine: list[_Dated], fallback: tzinfo) -> tzinfo:
+    """The zone visible times of a site without a known zone are in: the offset its metadata gives, else UTC."""
+    for dated in machine:
+        if dated.parsed.has_offset and dated.parsed.has_time:
+            return dated.parsed.value.tzinfo or fallback
+    return fallback
+
+
+def _whole_hours(delta: timedelta) -> bool:
+    return bool(delta) and abs(delta) <= _MAX_OFFSET and delta % timedelta(hours=1) == timedelta(0)
+
+
+def settle_dates(
+    published: list[DateCandidate],
+    modified: list[DateCandidate],
+    *,
+    zone: tzinfo,
+    known_zone: bool,
+    now: datetime,
+    language: str | None,
+    warnings: list[str],
+    trace: Trace | None = None,
+) -> Settled:
+    """Choose the publication date: JSON-LD and <meta> first, then what the page shows, then its address.
+
+    `zone` is the site's zone (`known_zone`) or UTC; `now` is the fetch time in it. Candidates come
+    in the parser's order of evidence. Dates in the future or before 1990 are passed over.
+    A visible date with a time refines a machine date that has none; when the metadata's time is the
+    visible local time converted to UTC but labeled with the local offset (a CMS mistake), the visible
+    time wins with a warning; a site of unknown zone gets the offset its visible times imply.
+    """
+    reader = _Reader(zone, now, not known_zone, language, warnings, trace)
+
+    # Modification date: the first that reads.
+    modified_value: datetime | None = None
+    modified_has_year = False
+    for candidate in modified:
+        parsed = reader.read(candidate, "modified")
+        if parsed is not None:
+            modified_value = parsed.value if parsed.has_year else infer_year(parsed, now=now)
+            modified_has_year = parsed.has_year and candidate.origin in MACHINE
+            reader.note(candidate, "the modification date", modified_value)
+            break
+
+    machine: list[_Dated] = []
+    others: list[DateCandidate] = []
+    for candidate in published:
+        if candidate.origin not in MACHINE:
+            others.append(candidate)
+            continue
+        parsed = reader.read(candidate, "published")
+        if parsed is None:
+            continue
+        if reader.future(parsed):
+            warnings.append(f"published: {parsed.value.isoformat()} is in the future; ignored")
+            reader.note(candidate, "in the future", parsed.value)
+            continue
+        machine.append(_Dated(candidate, parsed))
+
+    visible_zone = zone if known_zone else _page_zone(machine, zone)
+    visible: list[_Dated] = []
+    for candidate in others:
+        parsed = reader.read(candidate, "published", visible_zone)
+        if parsed is None:
+            continue
+        if reader.future(parsed):
+            reader.note(candidate, "in the future", parsed.value)
+            continue
+        visible.append(_Dated(candidate, parsed))
+
+    chosen, origin = _choose(machine, visible, reader)
+    if chosen is None:
+        return Settled(None, None, None, modified_value.isoformat() if modified_value else None)
+    value = chosen.parsed.value
+    if not chosen.parsed.has_year:
+        # A year from the page's own metadata beats a guess from the fetch time.
+        hint = modified_value if modified_has_year else None
+        value = infer_year(chosen.parsed, now=now, hint=hint)
+        origin = Origin.VISIBLE if hint is not None else Origin.INFERRED
+    shown = _shown(chosen, visible)
+    reader.note(chosen.candidate, "chosen", value)
+    return Settled(
+        value.isoformat(),
+        " ".join(shown.split()) or None,
+        origin,
+        modified_value.isoformat() if modified_value else None,
+    )
+
+
+def _shown(chosen: _Dated, visible: list[_Dated]) -> str:
+    """What the reader sees of the chosen date: the first visible date of the same day, else the chosen text."""
+    if chosen.candidate.origin not in MACHINE:
+        return chosen.candidate.raw
+    value = chosen.parsed.value
+    for dated in visible:
+        shown = dated.parsed
+        same = (shown.value.month, shown.value.day) == (value.month, value.day)
+        if (
+            same
+            and (not shown.has_year or shown.value.year == value.year)
+            and dated.candidate.role is not DateRole.UPDATED
+        ):
+            return dated.candidate.raw
+    return chosen.candidate.raw
+
+
+def _choose(machine: list[_Dated], visible: list[_Dated], reader: _Reader) -> tuple[_Dated | None, Origin | None]:
+    """The publication date and its origin (before the year of a year-less date is settled)."""
+    shown = [d for d in visible if d.candidate.role is not DateRole.UPDATED]
+    strong = [d for d in shown if _strong(d.candidate)]
+    header = strong[0] if strong else None
+    published_machine = [d for d in machine if d.candidate.role is not DateRole.UPDATED]
+    if published_machine:
+        best = _disambiguate(published_machine[0], shown, reader)
+        for other in published_machine[1:]:
+            reader.note(other.candidate, "lost: a machine-readable date of more trust came first", other.parsed.value)
+        if header is not None:
+            refined = _refine(best, header, reader)
+            if refined is not None:
+                _note_rest(visible, refined, reader)
+                return refined, refined.candidate.origin
+        _note_rest(visible, best, reader)
+        return best, best.candidate.origin
+    # No metadata: the page's own marked dates, then its address, then any date element, then what it calls an update.
+    ranked = (
+        strong
+        + [d for d in shown if d.candidate.origin is Origin.URL]
+        + [d for d in shown if not _strong(d.candidate) and d.candidate.origin not in (Origin.URL, Origin.SCRIPT)]
+        + [d for d in shown if d.candidate.origin is Origin.SCRIPT]
+        + [d for d in visible if d.candidate.role is DateRole.UPDATED]
+        + [d for d in machine if d.candidate.role is DateRole.UPDATED]
+    )
+    if not ranked:
+        return None, None
+    best = ranked[0]
+    _note_rest(visible, best, reader)
+    return best, best.candidate.origin
+
+
+def _note_rest(visible: list[_Dated], chosen: _Dated, reader: _Reader) -> None:
+    if reader.trace is None:
+        return
+    for dated in visible:
+        if dated is chosen:
+            continue
+        same = dated.parsed.value.date() == chosen.parsed.value.date()
+        verdict = "agrees (same day)" if same else "lost: evidence of less trust"
+        if dated.candidate.role is DateRole.UPDATED:
+            verdict = "lost: the page says it is an update"
+        reader.note(dated.candidate, verdict, dated.parsed.value)
+
+
+def _disambiguate(machine: _Dated, shown: list[_Dated], reader: _Reader) -> _Dated:
+    """Read an ambiguous numeric machine date (01/11/2023) the other way round if only that agrees with the page."""
+    raw = machine.candidate.raw
+    if not _AMBIGUOUS.match(raw):
+        return machine
+    other_language = "de" if month_first(reader.language) else "en"
+    try:
+        other = parse_date(
+            raw, zone=reader.zone, now=reader.now, keep_offset=reader.keep_offset, language=other_language
+        )
+    except BadDate:
+        return machine
+    if other is None or other.value.date() == machine.parsed.value.date():
+        return machine
+    days = {d.parsed.value.date() for d in shown if d.parsed.has_year}
+    if other.value.date() in days and machine.parsed.value.date() not in days:
+        reader.note(machine.candidate, "read day first or month first as the page's visible date has it", other.value)
+        return machine._replace(parsed=other)
+    return machine
+
+
+def _day_offset(machine: ParsedDate, day: date) -> timedelta | None:
+    """The smallest whole-hour offset that puts a UTC instant on `day` (the day the page shows), if one can."""
+    instant = machine.value
+    since_midnight = timedelta(hours=instant.hour, minutes=instant.minute, seconds=instant.second)
+    if day == instant.date() + timedelta(days=1):
+        offset = timedelta(hours=-(-(timedelta(days=1) - since_midnight) // timedelta(hours=1)))
+    elif day == instant.date() - timedelta(days=1):
+        offset = -timedelta(hours=since_midnight // timedelta(hours=1) + 1)
+    else:
+        return None
+    return offset if -timedelta(hours=12) <= offset <= _MAX_OFFSET else None
+
+
+def _refine(machine: _Dated, shown: _Dated, reader: _Reader) -> _Dated | None:
+    """A better reading of a machine date from the visible header date, or None to keep the machine date."""
+    m, v = machine.parsed, shown.parsed
+    if not v.has_year or v.relative:
+        return None
+    if not v.has_time:
+        if not (reader.keep_offset and m.has_time and m.has_offset and not m.value.utcoffset()):
+            return None
+        # A site of unknown zone with metadata in UTC, showing another day: that day is the local one.
+        offset = _day_offset(m, v.value.date())
+        if offset is None:
+            return None
+        reader.note(machine.candidate, "its time is UTC; the page shows the local day", m.value)
+        return machine._replace(parsed=m._replace(value=m.value.astimezone(timezone(offset))))
+    if not m.has_time:
+        # "2024-03-12" in the metadata, "12 марта 2024, 13:45" on the page: the page's time.
+        if m.value.date() == v.value.date():
+            return shown
+        return None
+    if not m.has_offset:
+        return None
+    machine_wall = m.value.replace(tzinfo=None)
+    shown_wall = v.value.replace(tzinfo=None)
+    gap = shown_wall - machine_wall
+    if not _whole_hours(gap):
+        return None
+    offset = m.value.utcoffset() or timedelta(0)
+    if offset and gap == offset:
+        # The metadata's clock is the shown local time in UTC, but labeled with the local offset.
+        reader.note(machine.candidate, "lost: its time is UTC labeled with the local offset", m.value)
+        warning = (
+            f"published: the metadata says {m.value.isoformat()} but the page shows {shown.candidate.raw!r}; "
+            "the CMS wrote UTC with a local label, so the page's local time is used"
+        )
+        reader.warnings.append(warning)
+        return shown
+    if not reader.keep_offset or offset:
+        return None
+    # A site of unknown zone whose metadata is in UTC: the page's clock tells its offset.
+    local = timezone(gap)
+    return machine._replace(parsed=m._replace(value=m.value.astimezone(local)))
