@@ -89,6 +89,12 @@ def _vocabulary() -> _Vocabulary:
 
 _WORD = r"[^\W\d_]{2,}\.?"
 _DAY_SUFFIX = r"(?:st|nd|rd|th|er|e|º|ª|\.|-го|-е|-ші|-шы)?"
+# The form most Russian and Kazakh sites print, whole: "12 Марта, 13:45", "12 наурыз 2024, 15:30".
+_COMMON = re.compile(
+    r"(\d{1,2})\s+([^\W\d_]{3,})\.?(?:,?\s+(\d{4})(?:\s*(?:г\.|года|ж\.|жыл\w*))?)?"
+    r"(?:,?\s*(?:в\s+)?(\d{1,2}):(\d{2}))?\s*$",
+    re.IGNORECASE,
+)
 # "12 марта 2024", "12. März 2024", "12 de marzo de 2024", "1er mars 2024", "2 березня"
 _DAY_MONTH = re.compile(
     rf"(?<![\d.,/:])(\d{{1,2}}){_DAY_SUFFIX}\s*(?:de\s+|of\s+)?({_WORD})(?:\s*,?\s*(?:de\s+|del\s+)?(\d{{4}})(?!\d))?",
@@ -382,6 +388,21 @@ def parse_date(
         return parsed
     if not any(character.isdigit() for character in text):
         return None if strict else _relative(text, now, zone)
+    # The pattern starts with the day, so text that does not start with a digit skips it.
+    common = _COMMON.match(text) if text[:1].isdecimal() else None
+    if (
+        common
+        and (month := month_number(common.group(2)))
+        and (common.group(3) or not strict or _plain_month(common.group(2)))
+    ):
+        day, year, hour, minute = common.group(1, 3, 4, 5)
+        clock = _clock(int(hour), int(minute)) if hour is not None else None
+        parsed = _stamp(
+            (int(year) if year else now.astimezone(zone).year, month, int(day)), clock, None, zone, keep_offset
+        )
+        if year is None and month == 2 and int(day) == 29:
+            parsed = _stamp((2024, month, int(day)), clock, None, zone, keep_offset)
+        return parsed if year else parsed._replace(has_year=False)
     parsed = _iso(text, zone, keep_offset)
     if parsed:
         return parsed

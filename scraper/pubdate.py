@@ -221,7 +221,7 @@ def _choose(machine: list[_Dated], visible: list[_Dated], reader: _Reader) -> tu
     header = strong[0] if strong else None
     published_machine = [d for d in machine if d.candidate.role is not DateRole.UPDATED]
     if published_machine:
-        best = _disambiguate(published_machine[0], shown, reader)
+        best = _disambiguate(_majority(published_machine, reader), shown, reader)
         for other in published_machine[1:]:
             reader.note(other.candidate, "lost: a machine-readable date of more trust came first", other.parsed.value)
         if header is not None:
@@ -258,6 +258,23 @@ def _note_rest(visible: list[_Dated], chosen: _Dated, reader: _Reader) -> None:
         if dated.candidate.role is DateRole.UPDATED:
             verdict = "lost: the page says it is an update"
         reader.note(dated.candidate, verdict, dated.parsed.value)
+
+
+def _majority(machine: list[_Dated], reader: _Reader) -> _Dated:
+    """The first machine date, unless more of the page's metadata agrees on another day."""
+    days: dict[date, list[_Dated]] = {}
+    for dated in machine:
+        days.setdefault(dated.parsed.value.date(), []).append(dated)
+    if len(days) < 2:
+        return machine[0]
+    first = machine[0].parsed.value.date()
+    day, votes = max(days.items(), key=lambda item: len(item[1]))
+    if day != first and len(votes) > len(days[first]):
+        reader.note(
+            machine[0].candidate, f"lost: {len(votes)} other metadata fields say {day}", machine[0].parsed.value
+        )
+        return votes[0]
+    return machine[0]
 
 
 def _disambiguate(machine: _Dated, shown: list[_Dated], reader: _Reader) -> _Dated:

@@ -185,12 +185,12 @@ def _site_names(meta: Metadata) -> list[str | None]:
 
 def _read_authors(tree: LexborHTMLParser, meta: Metadata, zone: HeaderZone, raw: RawArticle) -> None:
     sources = raw.field_sources
-    names = NameFilter(_site_names(meta))
     if "author" in sources:
         # A profile's byline goes through the same sieve: several names, never "Редакция".
         if raw.author:
-            raw.author = AUTHOR_SEPARATOR.join(_unique(names.names(raw.author))) or None
+            raw.author = AUTHOR_SEPARATOR.join(_unique(NameFilter(_site_names(meta)).names(raw.author))) or None
         return
+    names = NameFilter(_site_names(meta))
     found: list[str] = []
     origin = Origin.JSONLD
     if meta.jsonld_scripts and "author" in meta.jsonld:
@@ -228,9 +228,10 @@ def _read_dates(tree: LexborHTMLParser, meta: Metadata, zone: HeaderZone, raw: R
     shown_by_profile = bool(raw.published)
     raw.published[:0] = machine
     if not shown_by_profile and tree.root is not None:
-        raw.published.extend(visible_dates(tree.root, zone.headline, zone.texts, raw.language))
+        visible = visible_dates(tree.root, zone.headline, zone.texts, raw.language, thorough=not machine)
+        raw.published.extend(visible)
     raw.published.extend(url_dates([meta.canonical, meta.meta.get("og:url")]))
-    if not machine:
+    if not raw.published:
         raw.published.extend(script_dates(html))
     if not raw.published and tree.root is not None:
         raw.published.extend(text_dates(tree.root, zone.headline, raw.language))

@@ -41,6 +41,7 @@ CUE_QUERY = ", ".join(
         "[class*=dateline i]",
     )
 )
+_TIME_QUERY = "time, [itemprop*=date i]"
 #: Class or id words of the parts of a page that carry other items' dates: comments, related and
 #: popular lists, sidebars, navigation. Short words count only at the start of a word ("nav", not "unavailable").
 _ELSEWHERE = re.compile(
@@ -70,11 +71,24 @@ _URL_DATE = re.compile(
     r"|/((?:19|20)\d{2})/(0?[1-9]|1[0-2])/(0?[1-9]|[12]\d|3[01])(?:/|$)"
 )
 #: Script data that names a publication date outside JSON-LD ("publishDate": "2022-02-08T14:00:00").
+_SCRIPT_KEYS = (
+    "datePublished",
+    "publishDate",
+    "publishedDate",
+    "published_at",
+    "publishedAt",
+    "publish_date",
+    "pubDate",
+    "firstPublished",
+    "first_publish_date",
+    "dateCreated",
+    "uploadDate",
+    "ArticlePublishTime",
+    "publicationDate",
+    "published_time",
+)
 _SCRIPT_DATE = re.compile(
-    r"""["']?(?:datePublished|publishDate|publishedDate|published_at|publishedAt|publish_date|pubDate|"""
-    r"""page_publish_date|firstPublished|first_publish_date|dateCreated|uploadDate|articlePublishTime|"""
-    r"""ArticlePublishTime|publicationDate|published_time)["']?\s*[:=,]\s*(?:\(\s*)?["']"""
-    r"""(\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?)["']"""
+    r"""["']?\s*[:=,]\s*(?:\(\s*)?["'](\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?)["']"""
 )
 
 
@@ -119,11 +133,12 @@ class _Found(NamedTuple):
     rank: int
     order: int
     candidate: DateCandidate
+    #: Relative ("4 minutes ago") or year-less: after the full dates of its rank.
+    vague: bool = False
 
 
-# Ranks, best first: what the page marks as the publication date, <time> after the headline,
-# the header line's first date, other date elements after the headline, then before it, then what says "updated".
-_RANK_MARKED, _RANK_TIME, _RANK_HEADER, _RANK_AFTER, _RANK_JUST_BEFORE, _RANK_BEFORE, _RANK_UPDATED = range(7)
+# Ranks, best first (see visible_dates).
+_RANK_HEADER, _RANK_MARKED, _RANK_TIME, _RANK_AFTER, _RANK_JUST_BEFORE, _RANK_BEFORE, _RANK_UPDATED = range(7)
 #: Text pieces looked at just before the headline (a date line above the title).
 _BEFORE_PIECES = 6
 
@@ -222,65 +237,70 @@ def _time_value(node: LexborNode) -> str | None:
 
 
 def visible_dates(
-    root: LexborNode, headline: LexborNode | None, header_texts: Iterable[tuple[LexborNode, str]], language: str | None
+    root: LexborNode,
+    headline: LexborNode | None,
+    header_texts: list[tuple[LexborNode, str]],
+    language: str | None,
+    *,
+    thorough: bool = True,
 ) -> list[DateCandidate]:
     """The dates a reader sees, best evidence first.
 
     `headline` is the article's <h1> (dates after it belong to the article, dates before it may be the
-    site's); `header_texts` are the text pieces between the headline and the body, in order.
-    Dates in comments, related lists, sidebars and navigation are left out.
+    site's); `header_texts` are the text pieces between the headline and the body, in order: a date
+    there is the article's first of all. Then come dates the markup calls the publication date,
+    <time> elements, other date elements after the headline, a date line just above it, date
+    elements before it, and last what the page calls an update. Dates in comments, related lists,
+    sidebars and navigation are left out. Without `thorough` (the page has metadata; its visible date
+    only refines it) only <time> elements and the header line are read.
     """
     found: list[_Found] = []
-    seen: set[int] = set()
+    in_header = _header_ids(header_texts)
     headline_id = headline.mem_id if headline is not None else None
     after = headline is None
-    nodes = css.every(root, f"h1, {CUE_QUERY}")
+    heading = headline.tag if headline is not None else "h1"
+    nodes = css.every(root, f"{heading}, {CUE_QUERY if thorough else _TIME_QUERY}")
     for order, node in enumerate(nodes):
         if node.mem_id == headline_id:
             after = True
             continue
-        if node.tag == "h1":
+        if node.tag == heading:
             continue
         raw = _time_value(node) if node.tag in ("time", "abbr") or "itemprop" in node.attributes else None
         text = raw or node.text(deep=True, separator=" ")
-        if not text or len(text) > _MAX_DATE_TEXT or (not any(c.isdigit() for c in text) and raw is None):
+        if not text or len(text) > _MAX_DATE_TEXT or (raw is None and not any(c.isdigit() for c in text)):
             continue
         parsed = recognize(text, language)
-        if parsed is None:
-            continue
-        if is_elsewhere(node, headline):
+        if parsed is None or is_elsewhere(node, headline):
             continue
         role = _role_of(node, text, parsed)
         is_time = node.tag == "time" and raw is not None
         if role is DateRole.UPDATED:
             rank = _RANK_UPDATED
+        elif after and node.mem_id in in_header:
+            rank = _RANK_HEADER
         elif role is DateRole.PUBLISHED:
             rank = _RANK_MARKED
         elif is_time and after:
             rank = _RANK_TIME
         else:
             rank = _RANK_AFTER if after else _RANK_BEFORE
-        where = "after the headline" if after and headline is not None else ("before the headline" if not after else "")
-        detail = f"{'<time datetime>' if is_time else _describe(node)} {where}".strip()
-        # Nested date elements repeat one date: keep the innermost (the last one met), unless ranked better.
-        key = hash((parsed.value, role))
-        if key in seen:
-            continue
-        seen.add(key)
-        origin = Origin.TIME if is_time else Origin.VISIBLE
-        found.append(_Found(rank, order if after else -order, DateCandidate(text.strip(), origin, detail, role)))
+        where = (
+            "in the header line" if rank == _RANK_HEADER else ("after the headline" if after else "before the headline")
+        )
+        detail = f"{'<time datetime>' if is_time else _describe(node)} {where if headline is not None else ''}".strip()
+        origin = Origin.TIME if is_time else (Origin.HEADER if rank == _RANK_HEADER else Origin.VISIBLE)
+        candidate = DateCandidate(" ".join(text.split()), origin, detail, role)
+        found.append(_Found(rank, order if after else -order, candidate, parsed.relative or not parsed.has_year))
     for order, (node, text) in enumerate(header_texts):
         parsed = recognize(text, language)
         if parsed is None:
             continue
         role = _role_of(node, text, parsed)
-        rank = (
-            _RANK_UPDATED
-            if role is DateRole.UPDATED
-            else (_RANK_MARKED if role is DateRole.PUBLISHED else _RANK_HEADER)
-        )
-        detail = "the header line after the headline"
-        found.append(_Found(rank, order, DateCandidate(text.strip(), Origin.HEADER, detail, role)))
+        rank = _RANK_UPDATED if role is DateRole.UPDATED else _RANK_HEADER
+        # After the elements of the header line: a <time datetime> there says the same with its offset.
+        candidate = DateCandidate(text, Origin.HEADER, "the header line", role)
+        found.append(_Found(rank, len(nodes) + order, candidate, parsed.relative or not parsed.has_year))
     if headline is not None:
         for order, (node, text) in enumerate(preceding_texts(headline, _BEFORE_PIECES)):
             if len(text) > _MAX_DATE_TEXT or not any(c.isdigit() for c in text):
@@ -293,8 +313,18 @@ def visible_dates(
             candidate = DateCandidate(" ".join(text.split()), Origin.VISIBLE, "just before the headline", role)
             found.append(_Found(rank, order, candidate))
             break
-    found.sort(key=lambda item: (item.rank, item.order))
+    found.sort(key=lambda item: (item.rank, item.vague, item.order < 0, abs(item.order)))
     return [item.candidate for item in found]
+
+
+def _header_ids(header_texts: list[tuple[LexborNode, str]]) -> set[int]:
+    """The elements holding the header line's texts, and their parents (a <time> around a <span>)."""
+    ids = set()
+    for node, _text in header_texts:
+        ids.add(node.mem_id)
+        if node.parent is not None:
+            ids.add(node.parent.mem_id)
+    return ids
 
 
 #: Text pieces looked at by the last-resort scan, and the longest one that may be a date line.
@@ -359,8 +389,15 @@ def url_dates(urls: Iterable[str | None]) -> list[DateCandidate]:
 
 def script_dates(html: str) -> list[DateCandidate]:
     """The first publication date named in the page's script data outside JSON-LD."""
-    match = _SCRIPT_DATE.search(html)
-    return [DateCandidate(match.group(1), Origin.SCRIPT, "script data")] if match else []
+    for key in _SCRIPT_KEYS:
+        start = html.find(key)
+        # A substring search per key is far faster than one pattern over the whole page.
+        while start != -1:
+            match = _SCRIPT_DATE.match(html, start + len(key), start + len(key) + 80)
+            if match:
+                return [DateCandidate(match.group(1), Origin.SCRIPT, f"script data {key}")]
+            start = html.find(key, start + len(key))
+    return []
 
 
 _SKIPPED_TEXT_PARENTS = frozenset({"script", "style", "noscript", "template", "svg", "title"})
