@@ -130,26 +130,47 @@ def _set(raw: RawArticle, attribute: str, value: str | None, source: Origin) -> 
     raw.field_sources[attribute] = source
 
 
-def _title_from_document(tree: LexborHTMLParser) -> tuple[str | None, Origin]:
-    heading = css.first(tree.root, "h1")
-    if heading is not None and clean_text(heading.text(deep=True)):
-        return heading.text(deep=True), Origin.DOM
-    title = css.first(tree.root, "title")
-    if title is not None:
-        return _TITLE_SUFFIX.sub("", clean_text(title.text())), Origin.DOM
+def _without_site_name(title: str | None, site_names: list[str | None]) -> str | None:
+    """A title without the site's name appended ("Headline - WELT", "Headline | Börsen-Zeitung")."""
+    if not title:
+        return None
+    text = clean_text(title)
+    for name in filter(None, site_names):
+        cleaned = clean_text(name)
+        if len(cleaned) >= 2 and text.endswith(cleaned) and len(text) > len(cleaned) + 8:
+            stripped = text[: -len(cleaned)].rstrip()
+            if stripped and stripped[-1] in "|-–—•:·｜*/":
+                return stripped[:-1].rstrip()
+    return text
+
+
+def _title(tree: LexborHTMLParser, meta: Metadata, zone: HeaderZone) -> tuple[str | None, Origin]:
+    """The headline as the page shows it, else what its metadata calls its title."""
+    if zone.headline is not None and zone.confirmed:
+        text = clean_text(zone.headline.text(deep=True, separator=" "))
+        if text:
+            return text, Origin.DOM
+    names = _site_names(meta)
+    headline = jsonld_text(meta.jsonld.get("headline")) if meta.jsonld_scripts else None
+    if headline and clean_text(headline):
+        return clean_text(headline), Origin.JSONLD
+    og_title = _without_site_name(meta.meta.get("og:title"), names)
+    if og_title:
+        return og_title, Origin.META
+    if zone.headline is not None and (text := clean_text(zone.headline.text(deep=True, separator=" "))):
+        return text, Origin.DOM
+    if meta.title:
+        return _without_site_name(meta.title, names) or _TITLE_SUFFIX.sub("", clean_text(meta.title)), Origin.DOM
     return None, Origin.DOM
 
 
-def _fill_from_metadata(tree: LexborHTMLParser, meta: Metadata, raw: RawArticle) -> None:
+def _fill_from_metadata(tree: LexborHTMLParser, meta: Metadata, raw: RawArticle, zone: HeaderZone) -> None:
     """Fill what the profile did not find from metadata; JSON-LD is parsed only if something is missing."""
     tags = meta.meta
     missing = {"title", "lead", "image_url", "tags"} - raw.field_sources.keys()
     jsonld = meta.jsonld if missing else {}
     if "title" in missing:
-        _set(raw, "title", tags.get("og:title"), Origin.META)
-        _set(raw, "title", jsonld_text(jsonld.get("headline")), Origin.JSONLD)
-        if "title" not in raw.field_sources:
-            _set(raw, "title", *_title_from_document(tree))
+        _set(raw, "title", *_title(tree, meta, zone))
     if "lead" in missing:
         _set(raw, "lead", tags.get("og:description"), Origin.META)
         _set(raw, "lead", tags.get("description"), Origin.META)
@@ -193,14 +214,19 @@ def _read_authors(tree: LexborHTMLParser, meta: Metadata, zone: HeaderZone, raw:
     names = NameFilter(_site_names(meta))
     found: list[str] = []
     origin = Origin.JSONLD
-    if meta.jsonld_scripts and "author" in meta.jsonld:
-        found = jsonld_authors(meta.jsonld.get("author"), names)
+    author = meta.jsonld_author()
+    if author:
+        found = jsonld_authors(author, names)
+        # <meta name=author> sometimes lists more (a desk or agency beside the reporter): the fuller list wins.
+        declared = names.names(meta.meta.get("author"), declared=True)
+        if found and len(declared) > len(found) and {n.casefold() for n in found} <= {n.casefold() for n in declared}:
+            found, origin = declared, Origin.META
     if not found:
         origin = Origin.META
         for key in AUTHOR_META:
             value = meta.meta.get(key)
             if value and not value.startswith(("http://", "https://")):
-                found = names.names(value)
+                found = names.names(value, declared=key == "author")
                 if found:
                     break
     if not found:
@@ -261,7 +287,7 @@ def _read_header_fields(meta: Metadata, zone: HeaderZone, raw: RawArticle) -> No
         raw.photo_credit, sources["photo_credit"] = value, Origin.HEADER
 
 
-_HEADER_FIELDS = ("author", "views", "source", "photo_credit")
+_HEADER_FIELDS = ("title", "author", "views", "source", "photo_credit")
 
 
 def parse_html(html: str, profile: Profile) -> RawArticle:
@@ -274,12 +300,12 @@ def parse_html(html: str, profile: Profile) -> RawArticle:
     meta = read_metadata(tree)
     if hits is not None:
         _read_profile_hits(hits, profile, raw)
-    _fill_from_metadata(tree, meta, raw)
     # The header line is read by generic rules only for what the profile did not find.
     sources = raw.field_sources
     needs_header = not raw.published or any(name not in sources for name in _HEADER_FIELDS)
     hints = [raw.title, meta.meta.get("og:title"), meta.title] if needs_header else []
     zone = header_zone(tree.root, hints) if needs_header else HeaderZone(None, [])
+    _fill_from_metadata(tree, meta, raw, zone)
     _read_dates(tree, meta, zone, raw, html)
     _read_views(tree, meta, zone, raw)
     _read_authors(tree, meta, zone, raw)

@@ -69,8 +69,16 @@ class NameFilter:
         self.site_names = {_folded(name) for name in site_names if name}
         self.dropped: list[tuple[str, str]] = []
 
-    def names(self, value: str | None, *, split: bool = True) -> list[str]:
-        """The people a byline names; what is left out is remembered in `dropped` with the reason."""
+    def names(
+        self, value: str | None, *, split: bool = True, shaped: bool = False, declared: bool = False
+    ) -> list[str]:
+        """The people a byline names; what is left out is remembered in `dropped` with the reason.
+
+        `shaped` (for text taken from the page's markup, not its metadata) also wants each name to look
+        like one: up to five words, capitalized where the script has capitals, no page furniture.
+        `declared` names come from a statement that they are the author (a JSON-LD Person, <meta name=author>):
+        those may be the site's own name.
+        """
         if not value:
             return []
         text = clean_text(value)
@@ -81,14 +89,14 @@ class NameFilter:
         found = []
         for part in parts:
             name = part.strip(" .:-–—()[]\"'«»")
-            if name and (reason := self.why_not(name)) is None:
+            if name and (reason := self.why_not(name, declared) or (_shapeless(name) if shaped else None)) is None:
                 found.append(name)
             elif name:
                 self.dropped.append((name, reason or ""))
         return found
 
-    def why_not(self, name: str) -> str | None:
-        """Why `name` is not taken as a person, or None if it is."""
+    def why_not(self, name: str, declared: bool = False) -> str | None:
+        """Why `name` is not taken as an author, or None if it is."""
         folded = _folded(name)
         if len(name) < 2 or len(name) > _MAX_NAME or len(name.split()) > _MAX_WORDS:
             return "not the length of a name"
@@ -98,11 +106,29 @@ class NameFilter:
             return "an address, not a name"
         if folded in labels().not_a_person:
             return "the newsroom, not a person"
-        if folded in self.site_names:
+        if folded in self.site_names and not declared:
             return "the site's own name"
         if labels().author.fullmatch(name):
             return "a label without a name"
         return None
+
+
+#: Lower-case words that belong inside names ("Ursula von der Leyen", "Luis de la Fuente").
+_PARTICLES = frozenset(
+    {"von", "van", "der", "den", "de", "da", "di", "du", "del", "della", "la", "le", "bin", "al", "ibn"}
+)
+
+
+def _shapeless(name: str) -> str | None:
+    """Why a name taken from the page's markup does not look like a name, or None if it does."""
+    words = name.split()
+    furniture = labels().not_in_a_name
+    if any(word.casefold().strip(".,:") in furniture for word in words):
+        return "page furniture, not a name"
+    cased = [word for word in words if word[:1].isalpha() and word[:1].lower() != word[:1].upper()]
+    if any(word[:1].islower() and word not in _PARTICLES for word in cased):
+        return "not written as a name"
+    return None
 
 
 def _unique(names: list[str]) -> list[str]:
@@ -117,7 +143,7 @@ def _unique(names: list[str]) -> list[str]:
 
 
 def jsonld_authors(value: Any, names: NameFilter) -> list[str]:
-    """Authors in a JSON-LD author value: persons, and organizations other than the site itself (news agencies)."""
+    """Authors in a JSON-LD author value: persons (as declared), and organizations other than the site (agencies)."""
     items = value if isinstance(value, list) else [value]
     found: list[str] = []
     for item in items:
@@ -128,7 +154,8 @@ def jsonld_authors(value: Any, names: NameFilter) -> list[str]:
             if isinstance(name, list):
                 name = ", ".join(str(n) for n in name if isinstance(n, str))
             if isinstance(name, str):
-                found.extend(names.names(name, split=False) if "," not in name else names.names(name))
+                person = "Person" in str(item.get("@type", ""))
+                found.extend(names.names(name, split="," in name, declared=person))
     return found
 
 
@@ -142,7 +169,7 @@ def byline_authors(
     """
     labeled, value = labeled_value(header, labels().author)
     if value:
-        found = names.names(value)
+        found = names.names(value, shaped=True)
         if found:
             return found, "an author label in the header line", True
     if labeled:
@@ -152,7 +179,7 @@ def byline_authors(
             text = clean_text(node.text(deep=True, separator=" "))
             if not text or len(text) > 200 or is_elsewhere(node, headline):
                 continue
-            found = names.names(text)
+            found = names.names(text, shaped=True)
             if found:
                 return found, f"the byline {query}", False
     return [], "", False

@@ -36,6 +36,8 @@ class HeaderZone(NamedTuple):
 
     headline: LexborNode | None
     texts: list[tuple[LexborNode, str]]
+    #: Whether the page's title repeats the headline (else it is only the first <h1> of several words).
+    confirmed: bool = False
 
 
 class Labels(NamedTuple):
@@ -45,6 +47,7 @@ class Labels(NamedTuple):
     source: re.Pattern[str]
     photo_credit: re.Pattern[str]
     not_a_person: frozenset[str]
+    not_in_a_name: frozenset[str]
 
 
 @cache
@@ -62,6 +65,7 @@ def labels() -> Labels:
         pattern(data["source"]),
         pattern(data["photo_credit"]),
         frozenset(word.casefold() for word in data["not_a_person"]),
+        frozenset(word.casefold() for word in data["not_in_a_name"]),
     )
 
 
@@ -75,8 +79,11 @@ def _matches(heading: str, hints: list[str]) -> bool:
     return any(heading in hint or hint in heading for hint in hints if len(hint) >= 8)
 
 
-def find_headline(root: LexborNode | None, hints: list[str | None]) -> LexborNode | None:
-    """The article's <h1>: the one whose text the page's title repeats, else the first with several words."""
+def find_headline(root: LexborNode | None, hints: list[str | None]) -> tuple[LexborNode | None, bool]:
+    """The article's <h1>: the one whose text the page's title repeats, else the first with several words.
+
+    Returns the element and whether the title confirmed it.
+    """
     folded = [_folded(hint) for hint in hints if hint]
     fallback: LexborNode | None = None
     for node in css.every(root, "h1"):
@@ -84,20 +91,20 @@ def find_headline(root: LexborNode | None, hints: list[str | None]) -> LexborNod
         if not text:
             continue
         if _matches(text, folded):
-            return node
+            return node, True
         if fallback is None and len(text.split()) >= 3:
             fallback = node
     if fallback is None and folded:
         # No <h1> of the article: a lower heading that the title repeats.
         for node in css.every(root, "h2, h3, h4, [itemprop=headline]"):
             if _matches(_folded(node.text(deep=True, separator=" ")), folded):
-                return node
-    return fallback
+                return node, True
+    return fallback, False
 
 
 def header_zone(root: LexborNode | None, hints: list[str | None]) -> HeaderZone:
     """Find the headline and read the text pieces after it, up to the first paragraph of the body."""
-    headline = find_headline(root, hints)
+    headline, confirmed = find_headline(root, hints)
     if headline is None:
         return HeaderZone(None, [])
     texts: list[tuple[LexborNode, str]] = []
@@ -108,7 +115,7 @@ def header_zone(root: LexborNode | None, hints: list[str | None]) -> HeaderZone:
                 break
             continue  # a standfirst right under the headline; the header line may follow it
         texts.append((node, stripped))
-    return HeaderZone(headline, texts)
+    return HeaderZone(headline, texts, confirmed)
 
 
 def _within(node: LexborNode, container: LexborNode, depth: int = 4) -> bool:

@@ -213,6 +213,29 @@ class Metadata:
                     found.append(DateCandidate(value, Origin.JSONLD, f"JSON-LD {kind}.{key}"))
         return found
 
+    def jsonld_author(self) -> Any:
+        """The article's JSON-LD author value, with references ({"@id": ...}) to objects elsewhere resolved."""
+        scripts = [text for text in self.jsonld_scripts if '"author"' in text]
+        if not scripts:
+            scripts = [text for text in self.all_jsonld_scripts if '"author"' in text]
+        if not scripts:
+            return None
+        objects: list[dict[str, Any]] = []
+        for text in scripts if scripts == self.all_jsonld_scripts else self.all_jsonld_scripts:
+            _walk_all(_load_json(text), objects)
+        by_id = {item["@id"]: item for item in objects if isinstance(item.get("@id"), str) and len(item) > 1}
+        described = sorted((item for item in objects if "author" in item), key=_object_rank)
+        if not described:
+            return None
+        value = described[0]["author"]
+        items = value if isinstance(value, list) else [value]
+        resolved = []
+        for item in items:
+            if isinstance(item, dict) and "name" not in item and isinstance(item.get("@id"), str):
+                item = by_id.get(item["@id"], item)
+            resolved.append(item)
+        return resolved
+
     def _meta_dates(self, keys: tuple[str, ...]) -> list[DateCandidate]:
         metas = self.meta
         # filter() picks the keys present, with a value, in order of trust.
@@ -294,6 +317,20 @@ def _walk_jsonld(data: Any, found: list[dict[str, Any]], depth: int = 0) -> None
         for key in ("@graph", "mainEntity", "mainEntityOfPage", "itemListElement"):
             if key in data:
                 _walk_jsonld(data[key], found, depth + 1)
+
+
+def _walk_all(data: Any, found: list[dict[str, Any]], depth: int = 0) -> None:
+    """Collect every JSON-LD object (to resolve references by @id), the article's and its parts'."""
+    if depth > 6:  # hostile or absurd nesting
+        return
+    if isinstance(data, list):
+        for item in data:
+            _walk_all(item, found, depth + 1)
+    elif isinstance(data, dict):
+        found.append(data)
+        for key in ("@graph", "mainEntity", "mainEntityOfPage"):
+            if key in data:
+                _walk_all(data[key], found, depth + 1)
 
 
 def jsonld_scripts(tree: LexborHTMLParser) -> list[str]:
