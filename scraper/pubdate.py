@@ -104,8 +104,10 @@ class _Reader:
         return parsed
 
     def future(self, parsed: ParsedDate) -> bool:
-        # A year-less date is given its year later, never one in the future.
-        return parsed.has_year and parsed.value > self.now + FUTURE_SLACK
+        # A year-less date is given its year later, never one in the future. A site of unknown zone
+        # prints local times read here as UTC: they may run up to 14 hours ahead of the fetch.
+        slack = FUTURE_SLACK + _MAX_OFFSET if self.keep_offset and not parsed.has_offset else FUTURE_SLACK
+        return parsed.has_year and parsed.value > self.now + slack
 
 
 def _page_zone(machine: list[_Dated], fallback: tzinfo) -> tzinfo:

@@ -12,7 +12,7 @@ from selectolax.lexbor import LexborNode
 from scraper.models import Origin
 from scraper.parse import css
 from scraper.parse.header import labeled_value, labels
-from scraper.parse.pagedates import is_elsewhere
+from scraper.parse.pagedates import following_texts, is_elsewhere
 from scraper.text import clean_text
 
 #: How several authors are written in the `author` field: "A, B". No name keeps a comma
@@ -41,6 +41,9 @@ _JOINERS = re.compile(
 _HAS_DIGIT = re.compile(r"\d")
 _URLISH = re.compile(r"^(?:https?://|www\.)|@|\.(?:com|org|net|ru|kz|ua|de)\b", re.IGNORECASE)
 _MAX_NAME = 60
+#: Text pieces after the headline looked at for an author label, and the longest labeled text.
+_ARTICLE_PIECES = 400
+_MAX_LABELED = 80
 _MAX_WORDS = 6
 
 
@@ -182,4 +185,15 @@ def byline_authors(
             found = names.names(text, shaped=True)
             if found:
                 return found, f"the byline {query}", False
+    if headline is not None:
+        # "Автор: Имя" anywhere in the article, its footer line say, without markup of its own.
+        pieces = [
+            (node, " ".join(text.split()))
+            for node, text in following_texts(headline, _ARTICLE_PIECES)
+            if len(text) <= _MAX_LABELED and not is_elsewhere(node, headline)
+        ]
+        labeled, value = labeled_value(pieces, labels().author)
+        found = names.names(value, shaped=True) if value else []
+        if found:
+            return found, "an author label in the article", False
     return [], "", False

@@ -52,7 +52,7 @@ _ELSEWHERE = re.compile(
     re.IGNORECASE,
 )
 #: Tags of page parts that hold other items; <footer> and <aside> only outside the article.
-_ELSEWHERE_TAGS = frozenset({"nav", "aside", "footer", "form", "select", "option", "button"})
+_ELSEWHERE_TAGS = frozenset({"nav", "aside", "footer", "form", "select", "option", "button", "noscript", "template"})
 _INSIDE_ARTICLE_TAGS = frozenset({"aside", "footer"})
 #: Class, id or itemprop words that say the element is the publication date, or the modification date.
 _PUBLISHED_CUE = re.compile(r"publish|pubdate|posted|created|entry-date|post-date|date-?pub|dateline|erschien", re.I)
@@ -182,14 +182,32 @@ def is_elsewhere(node: LexborNode, headline: LexborNode | None = None) -> bool:
             return True
         attrs = ancestor.attributes
         if (attrs.get("class") or attrs.get("id")) and _ELSEWHERE.search(_attributes_text(ancestor)):
-            return not (in_article and ancestor.tag not in ("li", "article") and _is_footer_word(ancestor))
+            own_footer = ancestor.tag not in ("li", "article") and _is_own_footer(ancestor, in_article, headline)
+            return not own_footer
     return False
 
 
-def _is_footer_word(node: LexborNode) -> bool:
-    # An article's own footer line ("entry-footer") carries its date; other footers do not.
+_ARTICLE_WORDS = re.compile(r"article|post|entry|story|news|content|text|material|publication", re.IGNORECASE)
+
+
+def _is_own_footer(node: LexborNode, in_article: bool, headline: LexborNode | None) -> bool:
+    """Whether a block whose class says footer is the article's own footer line (its date, author, counter).
+
+    It is inside an <article>, or its class names an article ("entry-footer"), or it is the footer
+    element of the block that holds the headline ("news-full__footer" inside "news-full").
+    """
     text = _attributes_text(node).lower()
-    return "foot" in text and "comment" not in text
+    if "foot" not in text or "comment" in text or _ELSEWHERE.search(text.replace("footer", "").replace("foot", "")):
+        return False
+    if in_article or _ARTICLE_WORDS.search(text.replace("content-footer", "")):
+        return True
+    blocks = {name.split("__", 1)[0] for name in (node.attributes.get("class") or "").split() if "__" in name}
+    current = headline
+    while blocks and current is not None:
+        if blocks & set((current.attributes.get("class") or "").split()):
+            return True
+        current = current.parent
+    return False
 
 
 def _preceding_text(node: LexborNode) -> str:

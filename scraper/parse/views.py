@@ -12,7 +12,7 @@ from selectolax.lexbor import LexborNode
 
 from scraper.models import Origin
 from scraper.parse import css
-from scraper.parse.pagedates import is_elsewhere
+from scraper.parse.pagedates import following_texts, is_elsewhere
 
 #: A count as pages print it: "2329", "2 329", "2,329", "12,5K", "1.2 тыс.", "3 млн".
 _NUMBER = r"\d{1,3}(?:[ \u00a0\u202f\u2009.,]\d{3})+|\d+(?:[.,]\d+)?"
@@ -50,13 +50,14 @@ def _vocabulary() -> _Vocabulary:
     labels = "|".join(sorted(set(map(re.escape, data["labels"])), key=len, reverse=True))
     classes = "|".join(sorted(set(map(re.escape, data["classes"])), key=len, reverse=True))
     icons = "|".join(sorted(set(map(re.escape, data["icons"])), key=len, reverse=True))
+    times = "|".join(sorted(set(map(re.escape, data["times"])), key=len, reverse=True))
     word = rf"(?<![^\W\d_])(?:{labels})[^\W\d_]*\.?"
     return _Vocabulary(
         re.compile(word, re.IGNORECASE),
         # "Просмотры: 2 329", "Views 1.2K"
         re.compile(rf"{word}\s*[:：]?\s*(?P<count>{_COUNT.pattern})", re.IGNORECASE),
         # "2 329 просмотров", "1.2K views"
-        re.compile(rf"(?P<count>{_COUNT.pattern})\s*{word}", re.IGNORECASE),
+        re.compile(rf"(?P<count>{_COUNT.pattern})\s*(?:(?:{times})\s+)?{word}", re.IGNORECASE),
         re.compile(rf"(?:^|[\s_-])(?:{classes})(?:$|[\s_-]|s\b|count)", re.IGNORECASE),
         re.compile(rf"(?:{icons})", re.IGNORECASE),
     )
@@ -187,6 +188,8 @@ def _looks_like_year(text: str) -> bool:
     return len(stripped) == 4 and stripped.isdigit() and 1990 <= int(stripped) <= 2100
 
 
+#: Text pieces after the headline looked at for a labeled counter.
+_ARTICLE_PIECES = 400
 _COUNTER_QUERY = ", ".join(
     (
         "[class*=view i]",
@@ -218,6 +221,14 @@ def page_views(root: LexborNode | None, headline: LexborNode | None) -> ViewsFou
         if is_elsewhere(node, headline) or _in_other_item(node):
             continue
         return ViewsFound(count, Origin.DOM, detail)
+    if headline is not None:
+        # A labeled counter without markup of its own, in the article's footer line.
+        for node, text in following_texts(headline, _ARTICLE_PIECES):
+            if len(text) > 60 or not any(c.isdigit() for c in text):
+                continue
+            count = labeled_count(text)
+            if count is not None and not is_elsewhere(node, headline) and not _in_other_item(node):
+                return ViewsFound(count, Origin.DOM, "a view label after the headline")
     return None
 
 
