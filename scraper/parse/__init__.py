@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import re
-
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from scraper.models import BodyPart, DateCandidate, DateRole, Origin, RawArticle
 from scraper.parse import css
-from scraper.parse.authors import AUTHOR_META, AUTHOR_SEPARATOR, NameFilter, byline_authors, jsonld_authors
 from scraper.parse.blocks import split_blocks
 from scraper.parse.body import extract_body
-from scraper.parse.header import HeaderZone, header_photo_credit, header_source, header_zone
+from scraper.parse.fields import EVIDENCE, Page, clean_authors, first, title_evidence
+from scraper.parse.header import HeaderZone, header_zone
 from scraper.parse.metadata import Metadata, jsonld_image, jsonld_text, read_metadata
-from scraper.parse.pagedates import recognize, script_dates, text_dates, url_dates, visible_dates
-from scraper.parse.views import header_views, microdata_views, page_views, structured_views
+from scraper.parse.pagedates import script_dates, text_dates, url_dates, visible_dates
 from scraper.profiles import Profile, Selector
 from scraper.text import clean_text, has_bidi_controls
-
-#: A site's name appended to <title>: "Headline - Site", "Headline | Site".
-_TITLE_SUFFIX = re.compile(r"\s+[|\-–—•:]\s+[^|\-–—•:]{2,60}$")
-
 
 #: Profile fields read as one string: the RawArticle attribute each fills, and the record field it becomes.
 _TEXT_FIELDS = {
@@ -83,10 +76,12 @@ def _query_profile(document: LexborHTMLParser, profile: Profile) -> Hits | None:
         for node in engine.find(profile.exclude_query, root):
             node.decompose()
     hits: Hits = []
+    head = document.head if document.head is not None else root
     for name, selectors in profile.selectors.items():
         find = engine.find if name == "tags" else engine.find_first
         for selector in selectors:
-            nodes = find(selector.css, root)
+            # A <meta> selector reads the page's <head>, outside the article's root.
+            nodes = find(selector.css, head if selector.in_head else root)
             if nodes:
                 hits.append((name, selector, nodes))
                 break
@@ -130,47 +125,14 @@ def _set(raw: RawArticle, attribute: str, value: str | None, source: Origin) -> 
     raw.field_sources[attribute] = source
 
 
-def _without_site_name(title: str | None, site_names: list[str | None]) -> str | None:
-    """A title without the site's name appended ("Headline - WELT", "Headline | Börsen-Zeitung")."""
-    if not title:
-        return None
-    text = clean_text(title)
-    for name in filter(None, site_names):
-        cleaned = clean_text(name)
-        if len(cleaned) >= 2 and text.endswith(cleaned) and len(text) > len(cleaned) + 8:
-            stripped = text[: -len(cleaned)].rstrip()
-            if stripped and stripped[-1] in "|-–—•:·｜*/":
-                return stripped[:-1].rstrip()
-    return text
-
-
-def _title(tree: LexborHTMLParser, meta: Metadata, zone: HeaderZone) -> tuple[str | None, Origin]:
-    """The headline as the page shows it, else what its metadata calls its title."""
-    if zone.headline is not None and zone.confirmed:
-        text = clean_text(zone.headline.text(deep=True, separator=" "))
-        if text:
-            return text, Origin.DOM
-    names = _site_names(meta)
-    headline = jsonld_text(meta.jsonld.get("headline")) if meta.jsonld_scripts else None
-    if headline and clean_text(headline):
-        return clean_text(headline), Origin.JSONLD
-    og_title = _without_site_name(meta.meta.get("og:title"), names)
-    if og_title:
-        return og_title, Origin.META
-    if zone.headline is not None and (text := clean_text(zone.headline.text(deep=True, separator=" "))):
-        return text, Origin.DOM
-    if meta.title:
-        return _without_site_name(meta.title, names) or _TITLE_SUFFIX.sub("", clean_text(meta.title)), Origin.DOM
-    return None, Origin.DOM
-
-
-def _fill_from_metadata(tree: LexborHTMLParser, meta: Metadata, raw: RawArticle, zone: HeaderZone) -> None:
+def _fill_from_metadata(page: Page, raw: RawArticle) -> None:
     """Fill what the profile did not find from metadata; JSON-LD is parsed only if something is missing."""
+    meta = page.meta
     tags = meta.meta
     missing = {"title", "lead", "image_url", "tags"} - raw.field_sources.keys()
     jsonld = meta.jsonld if missing else {}
-    if "title" in missing:
-        _set(raw, "title", *_title(tree, meta, zone))
+    if "title" in missing and (found := first(title_evidence(page))) is not None:
+        _set(raw, "title", found.value, found.origin)
     if "lead" in missing:
         _set(raw, "lead", tags.get("og:description"), Origin.META)
         _set(raw, "lead", tags.get("description"), Origin.META)
@@ -193,61 +155,6 @@ def _fill_from_metadata(tree: LexborHTMLParser, meta: Metadata, raw: RawArticle,
     raw.canonical_href = meta.canonical
 
 
-def _site_names(meta: Metadata) -> list[str | None]:
-    """The names the site goes by, which are never an author (unless a byline says more)."""
-    publisher = meta.jsonld.get("publisher") if meta.jsonld_scripts else None
-    return [
-        meta.meta.get("og:site_name"),
-        meta.meta.get("application-name"),
-        meta.meta.get("twitter:site", "").lstrip("@") or None,
-        jsonld_text(publisher) if publisher else None,
-    ]
-
-
-def _read_authors(tree: LexborHTMLParser, meta: Metadata, zone: HeaderZone, raw: RawArticle) -> None:
-    sources = raw.field_sources
-    if "author" in sources:
-        # A profile's byline goes through the same sieve: several names, never "Редакция".
-        if raw.author:
-            raw.author = AUTHOR_SEPARATOR.join(_unique(NameFilter(_site_names(meta)).names(raw.author))) or None
-        return
-    names = NameFilter(_site_names(meta))
-    found: list[str] = []
-    origin = Origin.JSONLD
-    author = meta.jsonld_author()
-    if author:
-        found = jsonld_authors(author, names)
-        # <meta name=author> sometimes lists more (a desk or agency beside the reporter): the fuller list wins.
-        declared = names.names(meta.meta.get("author"), declared=True)
-        if found and len(declared) > len(found) and {n.casefold() for n in found} <= {n.casefold() for n in declared}:
-            found, origin = declared, Origin.META
-    if not found:
-        origin = Origin.META
-        for key in AUTHOR_META:
-            value = meta.meta.get(key)
-            if value and not value.startswith(("http://", "https://")):
-                found = names.names(value, declared=key == "author")
-                if found:
-                    break
-    if not found:
-        found, where, _labeled = byline_authors(tree.root, zone.headline, zone.texts, names)
-        origin = Origin.HEADER if where.startswith("an author label") else Origin.DOM
-    if found:
-        raw.author = AUTHOR_SEPARATOR.join(_unique(found))
-        sources["author"] = origin
-
-
-def _unique(names: list[str]) -> list[str]:
-    seen: set[str] = set()
-    unique = []
-    for name in names:
-        key = name.casefold()
-        if key not in seen:
-            seen.add(key)
-            unique.append(name)
-    return unique
-
-
 def _read_dates(tree: LexborHTMLParser, meta: Metadata, zone: HeaderZone, raw: RawArticle, html: str) -> None:
     """Every publication date the page offers, in order of evidence: metadata, what it shows, its address."""
     machine = meta.published()
@@ -264,29 +171,22 @@ def _read_dates(tree: LexborHTMLParser, meta: Metadata, zone: HeaderZone, raw: R
     raw.modified[:0] = meta.modified()
 
 
-def _read_views(tree: LexborHTMLParser, meta: Metadata, zone: HeaderZone, raw: RawArticle) -> None:
-    if "views" in raw.field_sources:
-        return
-    language = raw.language
-    found = (
-        (structured_views(meta.jsonld_objects) if meta.jsonld_scripts else None)
-        or header_views(zone.texts, lambda text: recognize(text, language) is not None)
-        or microdata_views(tree.root)
-        or page_views(tree.root, zone.headline)
-    )
-    if found is not None:
-        raw.views_raw = found.raw
-        raw.field_sources["views"] = found.origin
-
-
-def _read_header_fields(meta: Metadata, zone: HeaderZone, raw: RawArticle) -> None:
+def _read_fields(page: Page, raw: RawArticle) -> None:
+    """Fill what the profile did not find from the generic rules' first evidence."""
     sources = raw.field_sources
-    if "source" not in sources and (value := header_source(zone.texts, meta.canonical or meta.meta.get("og:url"))):
-        raw.source, sources["source"] = value, Origin.HEADER
-    if "photo_credit" not in sources and (value := header_photo_credit(zone.texts)):
-        raw.photo_credit, sources["photo_credit"] = value, Origin.HEADER
+    for name, evidence in EVIDENCE.items():
+        if name in sources or name == "title":
+            continue
+        found = first(evidence(page))
+        if found is not None and found.value:
+            setattr(raw, _ATTRIBUTES.get(name, name), found.value)
+            sources[name] = found.origin
+    if "author" in sources and sources["author"] is Origin.PROFILE:
+        raw.author = clean_authors(raw.author, page.meta)
 
 
+#: Record fields whose RawArticle attribute has another name.
+_ATTRIBUTES = {"views": "views_raw"}
 _HEADER_FIELDS = ("title", "author", "views", "source", "photo_credit")
 
 
@@ -305,11 +205,10 @@ def parse_html(html: str, profile: Profile) -> RawArticle:
     needs_header = not raw.published or any(name not in sources for name in _HEADER_FIELDS)
     hints = [raw.title, meta.meta.get("og:title"), meta.title] if needs_header else []
     zone = header_zone(tree.root, hints) if needs_header else HeaderZone(None, [])
-    _fill_from_metadata(tree, meta, raw, zone)
+    page = Page(tree, meta, zone, meta.language)
+    _fill_from_metadata(page, raw)
     _read_dates(tree, meta, zone, raw, html)
-    _read_views(tree, meta, zone, raw)
-    _read_authors(tree, meta, zone, raw)
-    _read_header_fields(meta, zone, raw)
+    _read_fields(page, raw)
     if "body" not in raw.field_sources or not raw.body_paragraphs:
         jsonld_body = meta.jsonld.get("articleBody")
         body = extract_body(tree, jsonld_body=jsonld_body if isinstance(jsonld_body, str) else None)
