@@ -334,8 +334,9 @@ def _refine(machine: _Dated, shown: _Dated, reader: _Reader) -> _Dated | None:
         return None
     if not m.has_offset:
         return None
-    machine_wall = m.value.replace(tzinfo=None)
-    shown_wall = v.value.replace(tzinfo=None)
+    # Pages print minutes: compare to the minute.
+    machine_wall = m.value.replace(tzinfo=None, second=0, microsecond=0)
+    shown_wall = v.value.replace(tzinfo=None, second=0, microsecond=0)
     gap = shown_wall - machine_wall
     if not _whole_hours(gap):
         return None

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from scraper.models import BodyPart, DateCandidate, DateRole, Origin, RawArticle
 from scraper.parse import css
 from scraper.parse.blocks import split_blocks
 from scraper.parse.body import extract_body
-from scraper.parse.fields import EVIDENCE, Page, clean_authors, first, title_evidence
+from scraper.parse.fields import EVIDENCE, Evidence, Page, clean_authors, first, title_evidence
 from scraper.parse.header import HeaderZone, header_zone
 from scraper.parse.metadata import Metadata, jsonld_image, jsonld_text, read_metadata
 from scraper.parse.pagedates import script_dates, text_dates, url_dates, visible_dates
@@ -63,7 +65,7 @@ def _profile_root(document: LexborHTMLParser, profile: Profile) -> LexborNode | 
 Hits = list[tuple[str, Selector, list[LexborNode]]]
 
 
-def _query_profile(document: LexborHTMLParser, profile: Profile) -> Hits | None:
+def query_profile(document: LexborHTMLParser, profile: Profile) -> Hits | None:
     """Remove the profile's exclusions, then find every field's elements; None if the page has no root.
 
     The queries run back to back, before any reading, while the selector engine is warm in the CPU cache.
@@ -194,7 +196,7 @@ def parse_html(html: str, profile: Profile) -> RawArticle:
     """Read every field the page offers; nothing is normalized yet."""
     tree = LexborHTMLParser(html)
     raw = RawArticle(profile=profile.name)
-    hits = _query_profile(tree, profile) if profile.selectors else None
+    hits = query_profile(tree, profile) if profile.selectors else None
     # After the profile's exclusions, which may remove scripts; and right after the profile's queries,
     # while the selector engine is still warm.
     meta = read_metadata(tree)
@@ -217,3 +219,59 @@ def parse_html(html: str, profile: Profile) -> RawArticle:
             raw.body_parts = [BodyPart("", body.html)]
             raw.field_sources["body"] = Origin(body.source)
     return raw
+
+
+#: A value shown in a profile report is cut to this many characters.
+_SHOWN = 120
+
+
+def profile_report(html: str, profile: Profile) -> dict[str, Any]:
+    """Which of the profile's root and field selectors match the page, in the order they are tried."""
+    if not profile.selectors and not profile.root:
+        return {"name": profile.name, "root": [], "selectors": {}, "unmatched": []}
+    tree = LexborHTMLParser(html)
+    query_profile(tree, profile)  # its exclusions, as in the parse
+    root_rows = []
+    root = None
+    for query in profile.root:
+        node = css.first(tree.root, query)
+        root_rows.append({"selector": query, "matched": node is not None})
+        if node is not None and root is None:
+            root = node
+    if root is None and not profile.root:
+        root = tree.root
+    head = tree.head if tree.head is not None else tree.root
+    fields: dict[str, list[dict[str, Any]]] = {}
+    unmatched: list[str] = []
+    for name, selectors in profile.selectors.items():
+        rows = []
+        used = False
+        for selector in selectors:
+            scope = head if selector.in_head else root
+            node = css.first(scope, selector.css) if scope is not None else None
+            row: dict[str, Any] = {"selector": selector.css + (f"@{selector.attribute}" if selector.attribute else "")}
+            if node is None:
+                row["matched"] = False
+                unmatched.append(f"{name}: {row['selector']}")
+            else:
+                value = node.attributes.get(selector.attribute) if selector.attribute else node.text(deep=True)
+                row.update(matched=True, used=not used, value=" ".join((value or "").split())[:_SHOWN])
+                used = True
+            rows.append(row)
+        fields[name] = rows
+    if profile.root and root is None:
+        unmatched.insert(0, "root: " + ", ".join(profile.root) + " (no selector of the profile was tried)")
+    return {"name": profile.name, "root": root_rows, "selectors": fields, "unmatched": unmatched}
+
+
+def field_evidence(html: str, profile: Profile, profile_title: str | None) -> dict[str, list[Evidence]]:
+    """What the generic rules offer for each field of the page, all of it, in order (for --explain).
+
+    The page is read as parse_html reads it: after the profile's exclusions, with the same headline hints.
+    """
+    tree = LexborHTMLParser(html)
+    query_profile(tree, profile)
+    meta = read_metadata(tree)
+    zone = header_zone(tree.root, [profile_title, meta.meta.get("og:title"), meta.title])
+    page = Page(tree, meta, zone, meta.language)
+    return {name: list(evidence(page)) for name, evidence in EVIDENCE.items()}

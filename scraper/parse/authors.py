@@ -103,14 +103,14 @@ class NameFilter:
         folded = _folded(name)
         if len(name) < 2 or len(name) > _MAX_NAME or len(name.split()) > _MAX_WORDS:
             return "not the length of a name"
+        if folded in self.site_names and not declared:
+            return "the site's own name"
         if _HAS_DIGIT.search(name):
             return "has digits (a date or a count)"
         if _URLISH.search(name):
             return "an address, not a name"
         if folded in labels().not_a_person:
             return "the newsroom, not a person"
-        if folded in self.site_names and not declared:
-            return "the site's own name"
         if labels().author.fullmatch(name):
             return "a label without a name"
         return None

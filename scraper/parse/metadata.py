@@ -8,7 +8,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from scraper.models import DateCandidate, Origin
+from scraper.models import DateCandidate, DateRole, Origin
 from scraper.parse import css
 
 #: schema.org types whose object describes the article itself.
@@ -185,7 +185,7 @@ class Metadata:
                 _walk_dated(_load_json(text), self._objects)
         return self._objects
 
-    def _jsonld_dates(self, keys: tuple[str, ...]) -> list[DateCandidate]:
+    def _jsonld_dates(self, keys: tuple[str, ...], role: DateRole = DateRole.PUBLISHED) -> list[DateCandidate]:
         """Dates under `keys` in the JSON-LD: the article's first, then the page's, then any other object's."""
         # A substring test first: most pages' JSON-LD never needs parsing for a date.
         scripts = [text for text in self.jsonld_scripts if any(key in text for key in keys)]
@@ -197,7 +197,7 @@ class Metadata:
             # One script naming one date under the first key: no need to parse it (the common case).
             values = set(_JSONLD_DATE_VALUE[keys[0]].findall(scripts[0]))
             if len(values) == 1 and not any(key in scripts[0] for key in keys[1:]):
-                return [DateCandidate(values.pop(), Origin.JSONLD, f"JSON-LD {keys[0]}")]
+                return [DateCandidate(values.pop(), Origin.JSONLD, f"JSON-LD {keys[0]}", role)]
         objects: list[dict[str, Any]] = []
         for text in scripts:
             _walk_dated(_load_json(text), objects)
@@ -210,7 +210,7 @@ class Metadata:
                 if isinstance(value, str) and value.strip() and value not in seen:
                     seen.add(value)
                     kind = "/".join(sorted(_types(item))) or "object"
-                    found.append(DateCandidate(value, Origin.JSONLD, f"JSON-LD {kind}.{key}"))
+                    found.append(DateCandidate(value, Origin.JSONLD, f"JSON-LD {kind}.{key}", role))
         return found
 
     def jsonld_author(self) -> Any:
@@ -236,19 +236,19 @@ class Metadata:
             resolved.append(item)
         return resolved
 
-    def _meta_dates(self, keys: tuple[str, ...]) -> list[DateCandidate]:
+    def _meta_dates(self, keys: tuple[str, ...], role: DateRole = DateRole.PUBLISHED) -> list[DateCandidate]:
         metas = self.meta
         # filter() picks the keys present, with a value, in order of trust.
-        return [DateCandidate(metas[key], Origin.META, f"<meta {key}>") for key in filter(metas.get, keys)]
+        return [DateCandidate(metas[key], Origin.META, f"<meta {key}>", role) for key in filter(metas.get, keys)]
 
-    def _microdata_dates(self, prop: str) -> list[DateCandidate]:
+    def _microdata_dates(self, prop: str, role: DateRole = DateRole.PUBLISHED) -> list[DateCandidate]:
         """itemprop dates outside <head> (microdata in the article's markup)."""
         found = []
         for node in css.every(self._tree.root, f'[itemprop="{prop}"]'):
             attrs = node.attributes
             value = attrs.get("datetime") or attrs.get("content") or node.text(deep=True, separator=" ")
             if value and value.strip():
-                found.append(DateCandidate(value.strip(), Origin.META, f"itemprop={prop} in the page"))
+                found.append(DateCandidate(value.strip(), Origin.META, f"itemprop={prop} in the page", role))
         return found[:1]
 
     def published(self) -> list[DateCandidate]:
@@ -258,8 +258,9 @@ class Metadata:
 
     def modified(self) -> list[DateCandidate]:
         """Modification dates from JSON-LD, then <meta> tags, else microdata in the page."""
-        found = self._jsonld_dates(_JSONLD_MODIFIED) + self._meta_dates(MODIFIED_META)
-        return found or self._microdata_dates("dateModified")
+        updated = DateRole.UPDATED
+        found = self._jsonld_dates(_JSONLD_MODIFIED, updated) + self._meta_dates(MODIFIED_META, updated)
+        return found or self._microdata_dates("dateModified", updated)
 
 
 _JSONLD_DATE_VALUE = {key: re.compile(rf'"{key}"\s*:\s*"([^"]+)"') for key in (*_JSONLD_PUBLISHED, *_JSONLD_MODIFIED)}

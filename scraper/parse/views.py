@@ -16,7 +16,7 @@ from scraper.parse.pagedates import following_texts, is_elsewhere
 
 #: A count as pages print it: "2329", "2 329", "2,329", "12,5K", "1.2 тыс.", "3 млн".
 _NUMBER = r"\d{1,3}(?:[ \u00a0\u202f\u2009.,]\d{3})+|\d+(?:[.,]\d+)?"
-_UNIT = r"(?:\s?(?:k|к|m|м|тыс\.?|млн\.?|мың|mln|mio\.?|mil|bin))?"
+_UNIT = r"(?:\s?(?:тыс\.?|млн\.?|мың|mln|mio\.?|mil|bin|k|к|m|м)(?![^\W\d_]))?"
 _COUNT = re.compile(rf"(?<![\d.,:/])(?:{_NUMBER}){_UNIT}(?![\d:/])", re.IGNORECASE)
 _BARE_COUNT = re.compile(rf"^\s*(?:{_NUMBER}){_UNIT}\s*$", re.IGNORECASE)
 #: A bare number that is a year, a time or a date is not a counter.
