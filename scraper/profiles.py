@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache, cached_property
@@ -11,7 +10,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from scraper import settings
 from scraper.errors import ConfigError, UsageError
+from scraper.patterns import Pattern, compile_pattern
 from scraper.urls import host_of
 
 GENERIC = "generic"
@@ -59,7 +60,7 @@ class Profile:
     timezone: str | None = None
     language: str | None = None
     #: Regex over the URL path whose group `id` is the site's article id.
-    article_url: re.Pattern[str] | None = None
+    article_url: Pattern | None = None
     #: The element holding the article; selectors and exclusions apply inside it (fast, and
     #: immune to look-alike blocks in the sidebar). None means the whole document.
     root: tuple[str, ...] = ()
@@ -72,7 +73,7 @@ class Profile:
     @cached_property
     def zone(self) -> ZoneInfo:
         """The zone visible dates are read in (UTC when the site's zone is unknown)."""
-        return ZoneInfo(self.timezone or "UTC")
+        return ZoneInfo(self.timezone or settings.DEFAULT_TIMEZONE)
 
     @cached_property
     def exclude_query(self) -> str:
@@ -121,11 +122,14 @@ def profile_from_dict(data: dict[str, Any], path: str) -> Profile:
             raise _fail(path, "timezone", f"names no known time zone ({timezone!r})") from None
     pattern = None
     if "article_url" in data:
+        source = data["article_url"]
+        if not isinstance(source, str):
+            raise _fail(path, "article_url", "must be a string")
         try:
-            pattern = re.compile(data["article_url"])
-        except (re.error, TypeError) as exc:
-            raise _fail(path, "article_url", f"is not a valid regular expression ({exc})") from None
-        if "id" not in pattern.groupindex:
+            pattern = compile_pattern(source)
+        except ValueError as exc:
+            raise _fail(path, "article_url", f"is not a pattern this crawler can run ({exc})") from None
+        if "(?P<id>" not in source:
             raise _fail(path, "article_url", "needs a group named id, like (?P<id>\\d+)")
     raw_selectors = data.get("selectors", {})
     if not isinstance(raw_selectors, dict):
