@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from datetime import date, datetime, time, timedelta, tzinfo
 from functools import cache
-from importlib import resources
 from typing import NamedTuple
 
+from scraper import wordlists
 from scraper.errors import BadDate
 
 #: The languages whose month names and relative words are known (scraper/parse/vocab/months.toml).
@@ -35,7 +34,7 @@ class _Vocabulary(NamedTuple):
 
 @cache
 def _vocabulary() -> _Vocabulary:
-    data = tomllib.loads(resources.files("scraper.parse").joinpath("vocab/months.toml").read_text(encoding="utf-8"))
+    data = wordlists.load("months")
     months: dict[str, int] = {}
     stems: dict[str, int] = {}
     today: set[str] = set()
@@ -61,19 +60,16 @@ def _vocabulary() -> _Vocabulary:
         for unit, prefixes in entry["units"].items():
             for prefix in prefixes:
                 units.setdefault(prefix, _UNIT_SECONDS[unit])
-    unit_words = "|".join(sorted(map(re.escape, units), key=len, reverse=True))
-    after_words = "|".join(sorted(map(re.escape, after), key=len, reverse=True))
-    before_words = "|".join(sorted(map(re.escape, before), key=len, reverse=True))
+    unit_words = wordlists.alternation(units)
+    after_words = wordlists.alternation(after)
+    before_words = wordlists.alternation(before)
     relative = re.compile(
         rf"(?:(?<![^\W\d_])(?:{before_words})\s+(?P<n1>\d{{1,3}})\s*(?P<u1>(?:{unit_words})[^\W\d_]*))"
         rf"|(?:(?P<n2>\d{{1,3}})\s*(?P<u2>(?:{unit_words})[^\W\d_]*)\.?\s+(?:{after_words})(?![^\W\d_]))",
         re.IGNORECASE,
     )
     words = today | yesterday | day_before | after | before | {phrase.split()[0] for phrase in just_now}
-    relative_words = re.compile(
-        r"(?<![^\W\d_])(?:" + "|".join(sorted(map(re.escape, words), key=len, reverse=True)) + r")(?![^\W\d_])",
-        re.IGNORECASE,
-    )
+    relative_words = wordlists.whole_words(words)
     return _Vocabulary(
         months,
         tuple(sorted(stems.items(), key=lambda item: -len(item[0]))),

@@ -108,25 +108,28 @@ def load_snippets_dev(path: str | Path) -> list[DevPage]:
     return pages
 
 
-def read_page(page: DevPage, *, now: datetime) -> Article:
-    """Read a dev page as `scrape parse --profile generic` would: decode, parse, normalize."""
-    text, encoding, source = decode(page.body, None)
-    fetched = page.fetched_at or now
-    fetched_page = Page(
-        url=page.url,
-        final_url=page.url,
+def saved_page(body: bytes, url: str, fetched_at: datetime) -> Page:
+    """A page saved to a file, as if just fetched from `url` at `fetched_at` (decoded as a response would be)."""
+    text, encoding, source = decode(body, None)
+    return Page(
+        url=url,
+        final_url=url,
         status=200,
         headers={},
-        body=page.body,
+        body=body,
         text=text,
         encoding=encoding,
         encoding_source=source,
         content_type="text/html",
-        fetched_at=fetched,
+        fetched_at=fetched_at,
     )
-    return normalize(
-        parse_html(fetched_page.text, GENERIC_PROFILE), url=page.url, profile=GENERIC_PROFILE, fetched_at=fetched
-    )
+
+
+def read_page(page: DevPage, *, now: datetime) -> Article:
+    """Read a dev page as `scrape parse --profile generic` would: decode, parse, normalize."""
+    fetched = page.fetched_at or now
+    text = saved_page(page.body, page.url, fetched).text
+    return normalize(parse_html(text, GENERIC_PROFILE), url=page.url, profile=GENERIC_PROFILE, fetched_at=fetched)
 
 
 @dataclass

@@ -11,11 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 from selectolax.lexbor import LexborHTMLParser
 
-from scraper.charset import decode
-from scraper.cli import cli
 from scraper.demosite.site import NewsSite, _views_text
 from scraper.fieldeval import (
     day_of,
@@ -26,9 +23,9 @@ from scraper.fieldeval import (
     same_authors,
     same_instant,
     same_title,
+    saved_page,
     score_days,
 )
-from scraper.models import Page
 from scraper.normalize import parse_views
 from scraper.parse import parse_html
 from scraper.parse.authors import split_authors
@@ -36,30 +33,15 @@ from scraper.parse.views import labeled_count
 from scraper.pipeline import parse_page
 from scraper.profiles import GENERIC_PROFILE, get_profile
 
+from .commands import one_error_line, run
 from .conftest import FIXTURES, ROOT, ServedSite
 
 FIELD_PAGES = sorted((FIXTURES / "fields").glob("*.html"))
 SEED = FIXTURES / "baigenews" / "seed-tokayev-baku.html"
 
 
-def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-
 def read(html: bytes, url: str, fetched_at: str, profile_name: str = "generic") -> dict[str, Any]:
-    text, encoding, source = decode(html, "text/html")
-    page = Page(
-        url=url,
-        final_url=url,
-        status=200,
-        headers={},
-        body=html,
-        text=text,
-        encoding=encoding,
-        encoding_source=source,
-        content_type="text/html",
-        fetched_at=datetime.fromisoformat(fetched_at),
-    )
+    page = saved_page(html, url, datetime.fromisoformat(fetched_at))
     return parse_page(page, get_profile(profile_name)).to_record()
 
 
@@ -246,7 +228,7 @@ def test_url_explain_fetches_and_archives_nothing(fixture_site: ServedSite, tmp_
 def test_url_explain_of_a_missing_page_fails_with_one_line(fixture_site: ServedSite, tmp_path: Path) -> None:
     result = run("url", fixture_site.url("_fault/status/404"), "--db", str(tmp_path / "a.db"), "--explain")
     assert result.exit_code == 1
-    assert result.stderr.startswith("Error: ") and "404" in result.stderr
+    assert "404" in one_error_line(result)
     assert result.stdout == ""
 
 

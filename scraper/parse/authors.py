@@ -7,12 +7,8 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from selectolax.lexbor import LexborNode
-
 from scraper.models import Origin
-from scraper.parse import css
-from scraper.parse.header import labeled_value, labels
-from scraper.parse.pagedates import following_texts, is_elsewhere
+from scraper.parse.header import labels
 from scraper.text import clean_text
 
 #: How several authors are written in the `author` field: "A, B". No name keeps a comma
@@ -41,9 +37,6 @@ _JOINERS = re.compile(
 _HAS_DIGIT = re.compile(r"\d")
 _URLISH = re.compile(r"^(?:https?://|www\.)|@|\.(?:com|org|net|ru|kz|ua|de)\b", re.IGNORECASE)
 _MAX_NAME = 60
-#: Text pieces after the headline looked at for an author label, and the longest labeled text.
-_ARTICLE_PIECES = 400
-_MAX_LABELED = 80
 _MAX_WORDS = 6
 
 
@@ -160,40 +153,3 @@ def jsonld_authors(value: Any, names: NameFilter) -> list[str]:
                 person = "Person" in str(item.get("@type", ""))
                 found.extend(names.names(name, split="," in name, declared=person))
     return found
-
-
-def byline_authors(
-    root: LexborNode | None, headline: LexborNode | None, header: list[tuple[LexborNode, str]], names: NameFilter
-) -> tuple[list[str], str, bool]:
-    """Authors a reader sees: a labeled name in the header line, else a byline element of the article.
-
-    Returns (names, where, whether the header has an author label): a bare label ("АВТОР" with
-    no name) says the page names no author.
-    """
-    labeled, value = labeled_value(header, labels().author)
-    if value:
-        found = names.names(value, shaped=True)
-        if found:
-            return found, "an author label in the header line", True
-    if labeled:
-        return [], "an author label with no name in the header line", True
-    for query in BYLINE_SELECTORS:
-        for node in css.every(root, query):
-            text = clean_text(node.text(deep=True, separator=" "))
-            if not text or len(text) > 200 or is_elsewhere(node, headline):
-                continue
-            found = names.names(text, shaped=True)
-            if found:
-                return found, f"the byline {query}", False
-    if headline is not None:
-        # "Автор: Имя" anywhere in the article, its footer line say, without markup of its own.
-        pieces = [
-            (node, " ".join(text.split()))
-            for node, text in following_texts(headline, _ARTICLE_PIECES)
-            if len(text) <= _MAX_LABELED and not is_elsewhere(node, headline)
-        ]
-        labeled, value = labeled_value(pieces, labels().author)
-        found = names.names(value, shaped=True) if value else []
-        if found:
-            return found, "an author label in the article", False
-    return [], "", False

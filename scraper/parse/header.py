@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import re
-import tomllib
 import unicodedata
 from functools import cache
-from importlib import resources
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborNode
 
+from scraper import wordlists
 from scraper.parse import css
 from scraper.parse.pagedates import following_texts
 from scraper.text import clean_text
@@ -53,12 +52,10 @@ class Labels(NamedTuple):
 @cache
 def labels() -> Labels:
     """The header labels of scraper/parse/vocab/header_labels.toml."""
-    text = resources.files("scraper.parse").joinpath("vocab/header_labels.toml").read_text(encoding="utf-8")
-    data = tomllib.loads(text)
+    data = wordlists.load("header_labels")
 
     def pattern(words: list[str]) -> re.Pattern[str]:
-        alternation = "|".join(sorted(set(map(re.escape, words)), key=len, reverse=True))
-        return re.compile(rf"^\s*(?:{alternation})(?![^\W\d_])\s*[:：\-–—]?\s*", re.IGNORECASE)
+        return re.compile(rf"^\s*(?:{wordlists.alternation(words)})(?![^\W\d_])\s*[:：\-–—]?\s*", re.IGNORECASE)
 
     return Labels(
         pattern(data["author"]),

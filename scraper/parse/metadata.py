@@ -182,7 +182,7 @@ class Metadata:
         if self._objects is None:
             self._objects = []
             for text in self.jsonld_scripts:
-                _walk_dated(_load_json(text), self._objects)
+                _walk(_load_json(text), self._objects)
         return self._objects
 
     def _jsonld_dates(self, keys: tuple[str, ...], role: DateRole = DateRole.PUBLISHED) -> list[DateCandidate]:
@@ -200,7 +200,7 @@ class Metadata:
                 return [DateCandidate(values.pop(), Origin.JSONLD, f"JSON-LD {keys[0]}", role)]
         objects: list[dict[str, Any]] = []
         for text in scripts:
-            _walk_dated(_load_json(text), objects)
+            _walk(_load_json(text), objects)
         objects.sort(key=_object_rank)  # stable: document order within a rank
         found: list[DateCandidate] = []
         seen: set[str] = set()
@@ -222,7 +222,7 @@ class Metadata:
             return None
         objects: list[dict[str, Any]] = []
         for text in scripts if scripts == self.all_jsonld_scripts else self.all_jsonld_scripts:
-            _walk_all(_load_json(text), objects)
+            _walk(_load_json(text), objects)
         by_id = {item["@id"]: item for item in objects if isinstance(item.get("@id"), str) and len(item) > 1}
         described = sorted((item for item in objects if "author" in item), key=_object_rank)
         if not described:
@@ -273,20 +273,6 @@ def _object_rank(item: dict[str, Any]) -> int:
     return 1 if types & _PAGE_TYPES else 2
 
 
-def _walk_dated(data: Any, found: list[dict[str, Any]], depth: int = 0) -> None:
-    """Collect the JSON-LD objects that may date the page; lists of other items (related articles) are skipped."""
-    if depth > 6:  # hostile or absurd nesting
-        return
-    if isinstance(data, list):
-        for item in data:
-            _walk_dated(item, found, depth + 1)
-    elif isinstance(data, dict):
-        found.append(data)
-        for key in ("@graph", "mainEntity", "mainEntityOfPage", "video", "subjectOf"):
-            if key in data:
-                _walk_dated(data[key], found, depth + 1)
-
-
 def _load_json(text: str) -> Any:
     """A JSON-LD block's data, or None: too large, malformed or nested past any real document (RecursionError)."""
     text = text.strip()
@@ -315,32 +301,31 @@ def _types(item: dict[str, Any]) -> set[str]:
     return {str(v).rsplit("/", 1)[-1] for v in values}
 
 
-def _walk_jsonld(data: Any, found: list[dict[str, Any]], depth: int = 0) -> None:
+#: Where JSON-LD nests the objects that describe the page itself (not lists of other items, such as related articles).
+_NESTED = ("@graph", "mainEntity", "mainEntityOfPage", "video", "subjectOf")
+#: Where the article object may be nested.
+_ARTICLE_NESTED = ("@graph", "mainEntity", "mainEntityOfPage", "itemListElement")
+
+
+def _walk(
+    data: Any, found: list[dict[str, Any]], keep: Any = None, nested: tuple[str, ...] = _NESTED, depth: int = 0
+) -> None:
+    """Collect the JSON-LD objects of `data` that `keep` accepts (all by default), looking into `nested` keys."""
     if depth > 6:  # hostile or absurd nesting
         return
     if isinstance(data, list):
         for item in data:
-            _walk_jsonld(item, found, depth + 1)
+            _walk(item, found, keep, nested, depth + 1)
     elif isinstance(data, dict):
-        if _types(data) & ARTICLE_TYPES:
+        if keep is None or keep(data):
             found.append(data)
-        for key in ("@graph", "mainEntity", "mainEntityOfPage", "itemListElement"):
+        for key in nested:
             if key in data:
-                _walk_jsonld(data[key], found, depth + 1)
+                _walk(data[key], found, keep, nested, depth + 1)
 
 
-def _walk_all(data: Any, found: list[dict[str, Any]], depth: int = 0) -> None:
-    """Collect every JSON-LD object (to resolve references by @id), the article's and its parts'."""
-    if depth > 6:  # hostile or absurd nesting
-        return
-    if isinstance(data, list):
-        for item in data:
-            _walk_all(item, found, depth + 1)
-    elif isinstance(data, dict):
-        found.append(data)
-        for key in ("@graph", "mainEntity", "mainEntityOfPage"):
-            if key in data:
-                _walk_all(data[key], found, depth + 1)
+def _is_article(item: dict[str, Any]) -> bool:
+    return bool(_types(item) & ARTICLE_TYPES)
 
 
 def jsonld_scripts(tree: LexborHTMLParser) -> list[str]:
@@ -355,7 +340,7 @@ def jsonld_article(scripts: list[str]) -> dict[str, Any]:
     """Return the JSON-LD article object (the one with the longest body or headline), or {}."""
     found: list[dict[str, Any]] = []
     for text in scripts:
-        _walk_jsonld(_load_json(text), found)
+        _walk(_load_json(text), found, _is_article, _ARTICLE_NESTED)
     if not found:
         return {}
     return max(found, key=lambda item: (len(str(item.get("articleBody", ""))), len(str(item.get("headline", "")))))

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from functools import cache
-from importlib import resources
+from itertools import islice
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from selectolax.lexbor import LexborNode
 
+from scraper import wordlists
 from scraper.dates import ParsedDate, parse_date
 from scraper.errors import BadDate
 from scraper.models import DateCandidate, DateRole, Origin
@@ -99,14 +99,8 @@ class _Labels(NamedTuple):
 
 @cache
 def _labels() -> _Labels:
-    text = resources.files("scraper.parse").joinpath("vocab/date_labels.toml").read_text(encoding="utf-8")
-    data = tomllib.loads(text)
-
-    def pattern(words: list[str]) -> re.Pattern[str]:
-        alternation = "|".join(sorted(map(re.escape, words), key=len, reverse=True))
-        return re.compile(rf"(?<![^\W\d_])(?:{alternation})(?![^\W\d_])", re.IGNORECASE)
-
-    return _Labels(pattern(data["published"]), pattern(data["updated"]))
+    data = wordlists.load("date_labels")
+    return _Labels(wordlists.whole_words(data["published"]), wordlists.whole_words(data["updated"]))
 
 
 def label_role(text: str) -> DateRole:
@@ -370,19 +364,7 @@ def text_dates(root: LexborNode, headline: LexborNode | None, language: str | No
 
 
 def _texts_in(root: LexborNode) -> Iterator[tuple[LexborNode, str]]:
-    count = 0
-    for inner in root.traverse(include_text=True):
-        if inner.tag != "-text":
-            continue
-        parent = inner.parent
-        if parent is None or parent.tag in _SKIPPED_TEXT_PARENTS:
-            continue
-        text = inner.text_content
-        if text and text.strip():
-            count += 1
-            yield parent, text
-            if count >= _SCAN_PIECES:
-                return
+    yield from islice(texts_of(root), _SCAN_PIECES)
 
 
 def url_dates(urls: Iterable[str | None]) -> list[DateCandidate]:
@@ -448,27 +430,29 @@ def preceding_texts(node: LexborNode, limit: int, budget: int = 600) -> list[tup
     return found[:limit]
 
 
-def following_texts(node: LexborNode, limit: int) -> Iterator[tuple[LexborNode, str]]:
-    """The text pieces after `node` in document order (not inside it), up to `limit` of them.
+def texts_of(node: LexborNode) -> Iterator[tuple[LexborNode, str]]:
+    """The text pieces in `node`, in document order, each with the element holding it (no script or style text)."""
+    for inner in node.traverse(include_text=True):
+        if inner.tag != "-text":
+            continue
+        parent = inner.parent
+        if parent is None or parent.tag in _SKIPPED_TEXT_PARENTS:
+            continue
+        text = inner.text_content
+        if text and text.strip():
+            yield parent, text
 
-    Script, style and template text is skipped. Each piece is paired with the element holding it.
-    """
-    count = 0
+
+def following_texts(node: LexborNode, limit: int) -> Iterator[tuple[LexborNode, str]]:
+    """The text pieces after `node` in document order (not inside it), up to `limit` of them."""
+    yield from islice(_following(node), limit)
+
+
+def _following(node: LexborNode) -> Iterator[tuple[LexborNode, str]]:
     current: LexborNode | None = node
-    while current is not None and count < limit:
+    while current is not None:
         sibling = current.next
-        while sibling is not None and count < limit:
-            for inner in sibling.traverse(include_text=True):
-                if inner.tag != "-text":
-                    continue
-                parent = inner.parent
-                if parent is None or parent.tag in _SKIPPED_TEXT_PARENTS:
-                    continue
-                text = inner.text_content
-                if text and text.strip():
-                    count += 1
-                    yield parent, text
-                    if count >= limit:
-                        return
+        while sibling is not None:
+            yield from texts_of(sibling)
             sibling = sibling.next
         current = current.parent

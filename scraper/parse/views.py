@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from functools import cache
-from importlib import resources
 from typing import Any, NamedTuple
 
 from selectolax.lexbor import LexborNode
 
+from scraper import wordlists
 from scraper.models import Origin
 from scraper.parse import css
 from scraper.parse.pagedates import following_texts, is_elsewhere
@@ -45,12 +44,9 @@ class _Vocabulary(NamedTuple):
 
 @cache
 def _vocabulary() -> _Vocabulary:
-    text = resources.files("scraper.parse").joinpath("vocab/view_labels.toml").read_text(encoding="utf-8")
-    data = tomllib.loads(text)
-    labels = "|".join(sorted(set(map(re.escape, data["labels"])), key=len, reverse=True))
-    classes = "|".join(sorted(set(map(re.escape, data["classes"])), key=len, reverse=True))
-    icons = "|".join(sorted(set(map(re.escape, data["icons"])), key=len, reverse=True))
-    times = "|".join(sorted(set(map(re.escape, data["times"])), key=len, reverse=True))
+    data = wordlists.load("view_labels")
+    labels, classes = wordlists.alternation(data["labels"]), wordlists.alternation(data["classes"])
+    icons, times = wordlists.alternation(data["icons"]), wordlists.alternation(data["times"])
     word = rf"(?<![^\W\d_])(?:{labels})[^\W\d_]*\.?"
     return _Vocabulary(
         re.compile(word, re.IGNORECASE),
