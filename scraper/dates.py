@@ -384,6 +384,9 @@ def parse_date(
         return parsed
     if not any(character.isdigit() for character in text):
         return None if strict else _relative(text, now, zone)
+    if text[:1].isalpha() and (relative := _relative(text, now, zone, strict)) is not None:
+        # "Вчера, 21:05", "Today at 9:10": the relative word comes first; the other forms need not be tried.
+        return relative
     # The pattern starts with the day, so text that does not start with a digit skips it.
     common = _COMMON.match(text) if text[:1].isdecimal() else None
     if (

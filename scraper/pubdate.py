@@ -58,6 +58,7 @@ class _Reader:
     ) -> None:
         self.zone = zone
         self.warnings = warnings
+        self.cache: dict[tuple[str, bool, tzinfo | None], ParsedDate | None] = {}
         self.now = now
         self.keep_offset = keep_offset
         self.language = language
@@ -81,15 +82,19 @@ class _Reader:
         # A profile's selector points at a date, so it may be year-less or a bare time; text found by
         # generic rules must look like a date on its own.
         loose = candidate.origin is Origin.VISIBLE and candidate.detail.startswith("profile")
+        key = (candidate.raw, loose, zone)
+        # JSON-LD and <meta> mostly repeat one string: it is read once.
+        parsed = self.cache.get(key)
         try:
-            parsed = parse_date(
-                candidate.raw,
-                zone=zone or self.zone,
-                now=self.now,
-                keep_offset=self.keep_offset,
-                language=self.language,
-                strict=not loose,
-            )
+            if key not in self.cache:
+                parsed = self.cache[key] = parse_date(
+                    candidate.raw,
+                    zone=zone or self.zone,
+                    now=self.now,
+                    keep_offset=self.keep_offset,
+                    language=self.language,
+                    strict=not loose,
+                )
         except BadDate as exc:
             if candidate.origin in MACHINE or loose:
                 self.warnings.append(f"{name}: {candidate.raw!r} ignored ({exc})")
@@ -216,16 +221,31 @@ def _shown(chosen: _Dated, visible: list[_Dated]) -> str:
     return chosen.candidate.raw
 
 
+def _rank(dated: _Dated) -> int:
+    """Where a date the page shows stands when no metadata dates the page (lower is better).
+
+    The page's own marked dates (its header line, <time>, a "published" label, a profile's selector), then
+    its address, then any other date element, then script data, then what the page calls an update.
+    """
+    candidate = dated.candidate
+    if candidate.role is DateRole.UPDATED:
+        return 4
+    if _strong(candidate):
+        return 0
+    origin = candidate.origin
+    return 1 if origin is Origin.URL else (3 if origin is Origin.SCRIPT else 2)
+
+
 def _choose(machine: list[_Dated], visible: list[_Dated], reader: _Reader) -> tuple[_Dated | None, Origin | None]:
     """The publication date and its origin (before the year of a year-less date is settled)."""
-    shown = [d for d in visible if d.candidate.role is not DateRole.UPDATED]
-    strong = [d for d in shown if _strong(d.candidate)]
-    header = strong[0] if strong else None
-    published_machine = [d for d in machine if d.candidate.role is not DateRole.UPDATED]
-    if published_machine:
-        best = _disambiguate(_majority(published_machine, reader), shown, reader)
-        for other in published_machine[1:]:
-            reader.note(other.candidate, "lost: a machine-readable date of more trust came first", other.parsed.value)
+    if machine:
+        shown = [d for d in visible if d.candidate.role is not DateRole.UPDATED]
+        header = next((d for d in shown if _strong(d.candidate)), None)
+        best = _disambiguate(_majority(machine, reader), shown, reader) if len(machine) > 1 or shown else machine[0]
+        if reader.trace is not None:
+            for other in machine[1:]:
+                verdict = "lost: a machine-readable date of more trust came first"
+                reader.note(other.candidate, verdict, other.parsed.value)
         if header is not None:
             refined = _refine(best, header, reader)
             if refined is not None:
@@ -233,18 +253,10 @@ def _choose(machine: list[_Dated], visible: list[_Dated], reader: _Reader) -> tu
                 return refined, refined.candidate.origin
         _note_rest(visible, best, reader)
         return best, best.candidate.origin
-    # No metadata: the page's own marked dates, then its address, then any date element, then what it calls an update.
-    ranked = (
-        strong
-        + [d for d in shown if d.candidate.origin is Origin.URL]
-        + [d for d in shown if not _strong(d.candidate) and d.candidate.origin not in (Origin.URL, Origin.SCRIPT)]
-        + [d for d in shown if d.candidate.origin is Origin.SCRIPT]
-        + [d for d in visible if d.candidate.role is DateRole.UPDATED]
-        + [d for d in machine if d.candidate.role is DateRole.UPDATED]
-    )
-    if not ranked:
+    if not visible:
         return None, None
-    best = ranked[0]
+    # min() keeps the first of equal ranks: the parser's order of evidence.
+    best = min(visible, key=_rank)
     _note_rest(visible, best, reader)
     return best, best.candidate.origin
 
@@ -264,6 +276,9 @@ def _note_rest(visible: list[_Dated], chosen: _Dated, reader: _Reader) -> None:
 
 def _majority(machine: list[_Dated], reader: _Reader) -> _Dated:
     """The first machine date, unless more of the page's metadata agrees on another day."""
+    first_parsed = machine[0].parsed
+    if all(dated.parsed is first_parsed for dated in machine):
+        return machine[0]  # one string repeated (JSON-LD and <meta>), read once
     days: dict[date, list[_Dated]] = {}
     for dated in machine:
         days.setdefault(dated.parsed.value.date(), []).append(dated)
@@ -316,8 +331,15 @@ def _day_offset(machine: ParsedDate, day: date) -> timedelta | None:
 def _refine(machine: _Dated, shown: _Dated, reader: _Reader) -> _Dated | None:
     """A better reading of a machine date from the visible header date, or None to keep the machine date."""
     m, v = machine.parsed, shown.parsed
-    if not v.has_year or v.relative:
+    if v.relative:
         return None
+    if not v.has_year:
+        # "12 Марта, 13:45" beside 2024-03-12T08:45:00+05:00: the year is the metadata's.
+        try:
+            v = v._replace(value=v.value.replace(year=m.value.year), has_year=True)
+        except ValueError:  # 29 February
+            return None
+        shown = shown._replace(parsed=v)
     if not v.has_time:
         if not (reader.keep_offset and m.has_time and m.has_offset and not m.value.utcoffset()):
             return None

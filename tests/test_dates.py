@@ -275,3 +275,14 @@ def test_profile_dates_read_year_less_text_and_keep_the_published_raw() -> None:
     record = normalize(parse_html(html, profile), url="https://baigenews.kz/x_1/", profile=profile, fetched_at=NOW)
     assert record.published_at == "2024-03-12T13:45:00+05:00"
     assert record.published_raw == "12 Марта, 13:45"
+
+
+def test_a_year_less_header_date_still_catches_utc_with_a_local_label() -> None:
+    published, warnings = _settle(
+        [
+            DateCandidate("2024-03-12T08:45:00+05:00", Origin.META, "<meta article:published_time>"),
+            DateCandidate("12 Марта, 13:45", Origin.VISIBLE, "profile selector .date", DateRole.PUBLISHED),
+        ]
+    )
+    assert published == "2024-03-12T13:45:00+05:00"
+    assert any("UTC with a local label" in warning for warning in warnings)

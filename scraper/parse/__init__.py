@@ -159,26 +159,30 @@ def _fill_from_metadata(page: Page, raw: RawArticle) -> None:
 
 def _read_dates(tree: LexborHTMLParser, meta: Metadata, zone: HeaderZone, raw: RawArticle, html: str) -> None:
     """Every publication date the page offers, in order of evidence: metadata, what it shows, its address."""
-    machine = meta.published()
     shown_by_profile = bool(raw.published)
+    # When the profile found the visible date, only <head> is read for metadata: body-wide lookups cost every page.
+    machine = meta.published(thorough=not shown_by_profile)
     raw.published[:0] = machine
     if not shown_by_profile and tree.root is not None:
         visible = visible_dates(tree.root, zone.headline, zone.texts, raw.language, thorough=not machine)
         raw.published.extend(visible)
-    raw.published.extend(url_dates([meta.canonical, meta.meta.get("og:url")]))
+    if not shown_by_profile:
+        # Below a visible date the profile found, the address would never be chosen.
+        raw.published.extend(url_dates([meta.canonical, meta.meta.get("og:url")]))
     if not raw.published:
         raw.published.extend(script_dates(html))
     if not raw.published and tree.root is not None:
         raw.published.extend(text_dates(tree.root, zone.headline, raw.language))
-    raw.modified[:0] = meta.modified()
+    raw.modified[:0] = meta.modified(thorough=not shown_by_profile)
 
 
-def _read_fields(page: Page, raw: RawArticle) -> None:
-    """Fill what the profile did not find from the generic rules' first evidence."""
+def _read_fields(page: Page, raw: RawArticle, wanted: tuple[str, ...]) -> None:
+    """Fill the `wanted` fields the profile did not find from the generic rules' first evidence."""
     sources = raw.field_sources
-    for name, evidence in EVIDENCE.items():
+    for name in wanted:
         if name in sources or name == "title":
             continue
+        evidence = EVIDENCE[name]
         found = first(evidence(page))
         if found is not None and found.value:
             setattr(raw, _ATTRIBUTES.get(name, name), found.value)
@@ -190,6 +194,9 @@ def _read_fields(page: Page, raw: RawArticle) -> None:
 #: Record fields whose RawArticle attribute has another name.
 _ATTRIBUTES = {"views": "views_raw"}
 _HEADER_FIELDS = ("title", "author", "views", "source", "photo_credit")
+#: On a page laid out as its profile expects, the fields the generic rules still look for when the profile's
+#: selectors miss: a reader sees these on every article, while a source or a photo credit is often absent.
+_ALWAYS_SHOWN = ("title", "author", "views")
 
 
 def parse_html(html: str, profile: Profile) -> RawArticle:
@@ -204,13 +211,14 @@ def parse_html(html: str, profile: Profile) -> RawArticle:
         _read_profile_hits(hits, profile, raw)
     # The header line is read by generic rules only for what the profile did not find.
     sources = raw.field_sources
-    needs_header = not raw.published or any(name not in sources for name in _HEADER_FIELDS)
+    wanted = _ALWAYS_SHOWN if hits is not None else _HEADER_FIELDS
+    needs_header = not raw.published or any(name not in sources for name in wanted)
     hints = [raw.title, meta.meta.get("og:title"), meta.title] if needs_header else []
     zone = header_zone(tree.root, hints) if needs_header else HeaderZone(None, [])
     page = Page(tree, meta, zone, meta.language)
     _fill_from_metadata(page, raw)
     _read_dates(tree, meta, zone, raw, html)
-    _read_fields(page, raw)
+    _read_fields(page, raw, wanted)
     if "body" not in raw.field_sources or not raw.body_paragraphs:
         jsonld_body = meta.jsonld.get("articleBody")
         body = extract_body(tree, jsonld_body=jsonld_body if isinstance(jsonld_body, str) else None)

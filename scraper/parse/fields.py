@@ -52,9 +52,9 @@ def first(evidence: Iterable[Evidence]) -> Evidence | None:
     return next((item for item in evidence if item.value is not None), None)
 
 
-def site_names(meta: Metadata) -> list[str | None]:
-    """The names the site goes by (never an author unless the page declares it one)."""
-    publisher = meta.jsonld.get("publisher") if meta.jsonld_scripts else None
+def site_names(meta: Metadata, *, jsonld: bool = True) -> list[str | None]:
+    """The names the site goes by (never an author unless the page declares it one); `jsonld` adds its publisher's."""
+    publisher = meta.jsonld.get("publisher") if jsonld and meta.jsonld_scripts else None
     return [
         meta.meta.get("og:site_name"),
         meta.meta.get("application-name"),
@@ -157,9 +157,21 @@ def author_evidence(page: Page) -> Iterator[Evidence]:
             yield Evidence(_joined(found), Origin.DOM, "an author label in the article", _dropped(names))
 
 
+#: A byline that is one plain name ("Айгерим Сейтжанова"): nothing to split, nothing to strip.
+_PLAIN_NAME = re.compile(r"[^\W\d_]+(?:[ '’-][^\W\d_]+){0,3}")
+
+
 def clean_authors(author: str | None, meta: Metadata) -> str | None:
     """A profile's byline through the same sieve as any other: several names, never "Редакция"."""
-    return _joined(NameFilter(site_names(meta)).names(author)) if author else None
+    if not author:
+        return None
+    # The <meta> names suffice here: parsing JSON-LD for a profile's byline would cost every page.
+    names = site_names(meta, jsonld=False)
+    if _PLAIN_NAME.fullmatch(author):
+        folded = author.casefold()
+        if folded not in labels().not_a_person and not any(name and name.casefold() == folded for name in names):
+            return author
+    return _joined(NameFilter(names).names(author))
 
 
 def views_evidence(page: Page) -> Iterator[Evidence]:

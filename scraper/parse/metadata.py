@@ -90,6 +90,8 @@ MODIFIED_META = (
     "article.updated",
     "utime",
 )
+_PUBLISHED_RANK = {key: rank for rank, key in enumerate(PUBLISHED_META)}
+_MODIFIED_RANK = {key: rank for rank, key in enumerate(MODIFIED_META)}
 #: JSON-LD keys of a publication date, in order of trust, and of a modification date.
 _JSONLD_PUBLISHED = ("datePublished", "dateCreated", "uploadDate")
 _JSONLD_MODIFIED = ("dateModified",)
@@ -148,6 +150,7 @@ class Metadata:
         self.language = (root.attributes.get("lang") if root is not None else None) or meta.get("og:locale")
         self._scripts: list[str] | None = None
         self._all_scripts: list[str] | None = None
+        self._head_scripts: list[str] | None = None
         self._objects: list[dict[str, Any]] | None = None
         self._jsonld: dict[str, Any] | None = None
 
@@ -185,14 +188,23 @@ class Metadata:
                 _walk(_load_json(text), self._objects)
         return self._objects
 
-    def _jsonld_dates(self, keys: tuple[str, ...], role: DateRole = DateRole.PUBLISHED) -> list[DateCandidate]:
-        """Dates under `keys` in the JSON-LD: the article's first, then the page's, then any other object's."""
+    def _jsonld_dates(
+        self, keys: tuple[str, ...], role: DateRole = DateRole.PUBLISHED, *, everywhere: bool = False
+    ) -> list[DateCandidate]:
+        """Dates under `keys` in the JSON-LD: the article's first, then the page's, then any other object's.
+
+        Only <head>'s JSON-LD, unless `everywhere` (a walk of the whole document).
+        """
+        if everywhere:
+            texts = self.all_jsonld_scripts
+        else:
+            if self._head_scripts is None:
+                self._head_scripts = [node.text(deep=True) for node in self._script_nodes]
+            texts = self._head_scripts
         # A substring test first: most pages' JSON-LD never needs parsing for a date.
-        scripts = [text for text in self.jsonld_scripts if any(key in text for key in keys)]
+        scripts = [text for text in texts if any(key in text for key in keys)]
         if not scripts:
-            scripts = [text for text in self.all_jsonld_scripts if any(key in text for key in keys)]
-            if not scripts:
-                return []
+            return []
         if len(scripts) == 1:
             # One script naming one date under the first key: no need to parse it (the common case).
             values = set(_JSONLD_DATE_VALUE[keys[0]].findall(scripts[0]))
@@ -236,10 +248,11 @@ class Metadata:
             resolved.append(item)
         return resolved
 
-    def _meta_dates(self, keys: tuple[str, ...], role: DateRole = DateRole.PUBLISHED) -> list[DateCandidate]:
+    def _meta_dates(self, keys: dict[str, int], role: DateRole = DateRole.PUBLISHED) -> list[DateCandidate]:
         metas = self.meta
-        # filter() picks the keys present, with a value, in order of trust.
-        return [DateCandidate(metas[key], Origin.META, f"<meta {key}>", role) for key in filter(metas.get, keys)]
+        # A set intersection finds the page's few date keys among its dozens of <meta>; then the order of trust.
+        present = sorted(metas.keys() & keys.keys(), key=keys.__getitem__)
+        return [DateCandidate(metas[key], Origin.META, f"<meta {key}>", role) for key in present if metas[key]]
 
     def _microdata_dates(self, prop: str, role: DateRole = DateRole.PUBLISHED) -> list[DateCandidate]:
         """itemprop dates outside <head> (microdata in the article's markup)."""
@@ -251,16 +264,25 @@ class Metadata:
                 found.append(DateCandidate(value.strip(), Origin.META, f"itemprop={prop} in the page", role))
         return found[:1]
 
-    def published(self) -> list[DateCandidate]:
-        """Publication dates from JSON-LD, then <meta> tags, else microdata in the page; in order of trust."""
-        found = self._jsonld_dates(_JSONLD_PUBLISHED) + self._meta_dates(PUBLISHED_META)
-        return found or self._microdata_dates("datePublished")
+    def published(self, *, thorough: bool = True) -> list[DateCandidate]:
+        """Publication dates from JSON-LD, then <meta> tags, else microdata in the page; in order of trust.
 
-    def modified(self) -> list[DateCandidate]:
-        """Modification dates from JSON-LD, then <meta> tags, else microdata in the page."""
+        Without `thorough` (a profile found the visible date) only <head> is read.
+        """
+        found = self._jsonld_dates(_JSONLD_PUBLISHED) + self._meta_dates(_PUBLISHED_RANK)
+        if found or not thorough:
+            return found
+        # JSON-LD in <body> beside other JSON-LD in <head> is rare: looked for only when nothing else dates the page.
+        return self._jsonld_dates(_JSONLD_PUBLISHED, everywhere=True) or self._microdata_dates("datePublished")
+
+    def modified(self, *, thorough: bool = True) -> list[DateCandidate]:
+        """Modification dates from JSON-LD, then <meta> tags, else microdata in the page (with `thorough`)."""
         updated = DateRole.UPDATED
-        found = self._jsonld_dates(_JSONLD_MODIFIED, updated) + self._meta_dates(MODIFIED_META, updated)
-        return found or self._microdata_dates("dateModified", updated)
+        found = self._jsonld_dates(_JSONLD_MODIFIED, updated) + self._meta_dates(_MODIFIED_RANK, updated)
+        if found or not thorough:
+            return found
+        everywhere = self._jsonld_dates(_JSONLD_MODIFIED, updated, everywhere=True)
+        return everywhere or self._microdata_dates("dateModified", updated)
 
 
 _JSONLD_DATE_VALUE = {key: re.compile(rf'"{key}"\s*:\s*"([^"]+)"') for key in (*_JSONLD_PUBLISHED, *_JSONLD_MODIFIED)}
