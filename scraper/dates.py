@@ -384,9 +384,12 @@ def parse_date(
         return parsed
     if not any(character.isdigit() for character in text):
         return None if strict else _relative(text, now, zone)
-    if text[:1].isalpha() and (relative := _relative(text, now, zone, strict)) is not None:
-        # "Вчера, 21:05", "Today at 9:10": the relative word comes first; the other forms need not be tried.
-        return relative
+    if text[:1].isalpha() and _vocabulary().relative_words.match(text):
+        # "Вчера, 21:05", "vor 2 Stunden": a text that opens with a relative word needs no other form tried
+        # (but "January 13, 2020 / Updated 2 minutes ago" is dated by its first words).
+        relative = _relative(text, now, zone, strict)
+        if relative is not None:
+            return relative
     # The pattern starts with the day, so text that does not start with a digit skips it.
     common = _COMMON.match(text) if text[:1].isdecimal() else None
     if (

@@ -286,3 +286,10 @@ def test_a_year_less_header_date_still_catches_utc_with_a_local_label() -> None:
     )
     assert published == "2024-03-12T13:45:00+05:00"
     assert any("UTC with a local label" in warning for warning in warnings)
+
+
+def test_a_date_line_that_ends_with_an_update_is_dated_by_its_first_words() -> None:
+    parsed = parse_date("January 13, 2020 / 1:39 PM / Updated 2 minutes ago", zone=UTC_ZONE, now=NOW, strict=True)
+    assert parsed is not None
+    assert parsed.value.isoformat() == "2020-01-13T13:39:00+00:00"
+    assert not parsed.relative

@@ -267,22 +267,27 @@ class Metadata:
     def published(self, *, thorough: bool = True) -> list[DateCandidate]:
         """Publication dates from JSON-LD, then <meta> tags, else microdata in the page; in order of trust.
 
-        Without `thorough` (a profile found the visible date) only <head> is read.
+        Without `thorough` (a profile found the visible date) only <head> is read: a walk of the whole
+        document for JSON-LD in <body> would cost every page of the site.
         """
-        found = self._jsonld_dates(_JSONLD_PUBLISHED) + self._meta_dates(_PUBLISHED_RANK)
+        jsonld = self._jsonld_dates(_JSONLD_PUBLISHED)
+        if not jsonld and thorough:
+            jsonld = self._jsonld_dates(_JSONLD_PUBLISHED, everywhere=True)
+        found = jsonld + self._meta_dates(_PUBLISHED_RANK)
         if found or not thorough:
             return found
-        # JSON-LD in <body> beside other JSON-LD in <head> is rare: looked for only when nothing else dates the page.
-        return self._jsonld_dates(_JSONLD_PUBLISHED, everywhere=True) or self._microdata_dates("datePublished")
+        return self._microdata_dates("datePublished")
 
     def modified(self, *, thorough: bool = True) -> list[DateCandidate]:
         """Modification dates from JSON-LD, then <meta> tags, else microdata in the page (with `thorough`)."""
         updated = DateRole.UPDATED
-        found = self._jsonld_dates(_JSONLD_MODIFIED, updated) + self._meta_dates(_MODIFIED_RANK, updated)
+        jsonld = self._jsonld_dates(_JSONLD_MODIFIED, updated)
+        if not jsonld and thorough:
+            jsonld = self._jsonld_dates(_JSONLD_MODIFIED, updated, everywhere=True)
+        found = jsonld + self._meta_dates(_MODIFIED_RANK, updated)
         if found or not thorough:
             return found
-        everywhere = self._jsonld_dates(_JSONLD_MODIFIED, updated, everywhere=True)
-        return everywhere or self._microdata_dates("dateModified", updated)
+        return self._microdata_dates("dateModified", updated)
 
 
 _JSONLD_DATE_VALUE = {key: re.compile(rf'"{key}"\s*:\s*"([^"]+)"') for key in (*_JSONLD_PUBLISHED, *_JSONLD_MODIFIED)}
