@@ -26,6 +26,7 @@ from scraper.fieldeval import (
     saved_page,
     score_days,
 )
+from scraper.models import Origin
 from scraper.normalize import parse_views
 from scraper.parse import parse_html
 from scraper.parse.authors import split_authors
@@ -286,3 +287,14 @@ def test_dates_bench_quick_mode() -> None:
     for key in ("date_dev_accuracy", "metadata_instant", "metadata_day", "metadata_authors", "metadata_title"):
         assert key in figures
     assert "this project" in result.stdout
+
+
+def test_the_fields_page_documents_every_origin_and_the_bench_figures() -> None:
+    page = (ROOT / "docs" / "fields.md").read_text(encoding="utf-8")
+    for origin in Origin:
+        assert f"| `{origin}` |" in page, origin
+    for key in ("date_dev_accuracy", "htmldate_extensive_accuracy", "metadata_instant", "trafilatura_day"):
+        assert key in page
+    for name in ("months.toml", "view_labels.toml"):
+        assert name in page and (ROOT / "scraper" / "parse" / "vocab" / name).exists()
+    assert "docs/fields.md" in (ROOT / "README.md").read_text(encoding="utf-8")
