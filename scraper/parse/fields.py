@@ -90,7 +90,10 @@ def title_evidence(page: Page) -> Iterator[Evidence]:
     og_title = without_site_name(meta.meta.get("og:title"), names)
     yield Evidence(og_title, Origin.META, "<meta og:title>, the site's name cut")
     if not page.zone.confirmed:
-        yield Evidence(shown or None, Origin.DOM, "the first <h1> of several words")
+        if headline is None:
+            first_h1 = css.first(page.tree.root, "h1")
+            shown = clean_text(first_h1.text(deep=True, separator=" ")) if first_h1 is not None else ""
+        yield Evidence(shown or None, Origin.DOM, "the first <h1>")
     title = meta.title
     if title:
         cut = without_site_name(title, names)
