@@ -375,7 +375,8 @@ def parse_date(
     (for sites of unknown time zone). `language` (the page's language tag)
     orders numeric dates: 03/12/2024 is 3 December, but 12 March in US English.
     `strict` (for text that is not known to be a date) wants a year in numeric dates
-    and beside three-letter Latin month names, and a time beside "today" or "yesterday".
+    and beside three-letter Latin month names, and a time beside "today" or "yesterday";
+    without it, a bare time ("17:04") is that time today.
     """
     text = text.strip()
     if not text:
@@ -410,7 +411,8 @@ def parse_date(
         return parsed
     found = _textual(text, strict=strict) or _numeric(text, month_first=month_first(language), strict=strict)
     if found is None:
-        return _relative(text, now, zone, strict)
+        # Where a date is expected, a bare time ("17:04") is today's: sites print only the time on the day itself.
+        return _relative(text, now, zone, strict) or (None if strict else parse_clock(text, zone=zone, now=now))
     (year, month, day), start, end = found
     clock = _time_near(text, start, end)
     if year is None:

@@ -293,3 +293,9 @@ def test_a_date_line_that_ends_with_an_update_is_dated_by_its_first_words() -> N
     assert parsed is not None
     assert parsed.value.isoformat() == "2020-01-13T13:39:00+00:00"
     assert not parsed.relative
+
+
+def test_a_bare_time_where_a_date_is_expected_is_today() -> None:
+    parsed = parse_date("17:04", zone=ALMATY, now=NOW)
+    assert parsed is not None and parsed.value.isoformat() == "2024-11-20T17:04:00+05:00"
+    assert parse_date("17:04", zone=ALMATY, now=NOW, strict=True) is None
