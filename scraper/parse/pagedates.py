@@ -61,6 +61,8 @@ _UPDATED_CUE = re.compile(r"updat|modif|edited|changed|revis|lastmod", re.I)
 _MAX_DEPTH = 14
 #: Text longer than this is prose, not a date line.
 _MAX_DATE_TEXT = 200
+#: A year-less date in a longer text is a date the text mentions, not the date of the text.
+_MAX_YEARLESS_TEXT = 40
 #: How many characters before a date a label may stand.
 _LABEL_REACH = 40
 #: Only recognizing dates here; normalize reads them against the real fetch time.
@@ -140,6 +142,28 @@ _BEFORE_PIECES = 6
 def _attributes_text(node: LexborNode) -> str:
     attrs = node.attributes
     return f"{attrs.get('class') or ''} {attrs.get('id') or ''} {attrs.get('itemprop') or ''}"
+
+
+#: Class or id words of the blocks that list other articles or comments, each with its own date.
+_OTHER_ITEMS = re.compile(
+    r"comment|related|popular|recommend|similar|trending|teaser|disqus|reply|replies"
+    r"|(?:^|[\s_-])(?:more|most|also|next|prev|previous|other|latest|feed|news-?list|list-?news)",
+    re.IGNORECASE,
+)
+
+
+def _in_other_items(node: LexborNode, headline: LexborNode | None) -> bool:
+    """Whether `node` is in a block of other articles or of comments (below what it shares with the headline)."""
+    shared = _ancestor_ids(headline) if headline is not None else set()
+    current: LexborNode | None = node
+    for _ in range(_MAX_DEPTH):
+        if current is None or current.tag in ("body", "html") or current.mem_id in shared:
+            return False
+        attrs = current.attributes
+        if (attrs.get("class") or attrs.get("id")) and _OTHER_ITEMS.search(_attributes_text(current)):
+            return True
+        current = current.parent
+    return False
 
 
 def _ancestor_ids(node: LexborNode | None) -> set[int]:
@@ -283,7 +307,7 @@ def visible_dates(
         if not text or len(text) > _MAX_DATE_TEXT or (raw is None and not any(c.isdigit() for c in text)):
             continue
         parsed = recognize(text, language)
-        if parsed is None or is_elsewhere(node, headline):
+        if parsed is None or (not parsed.has_year and len(text) > _MAX_YEARLESS_TEXT) or is_elsewhere(node, headline):
             continue
         role = _role_of(node, text, parsed)
         is_time = node.tag == "time" and raw is not None
@@ -306,7 +330,7 @@ def visible_dates(
         found.append(_Found(rank, order if after else -order, candidate, parsed.relative or not parsed.has_year))
     for order, (node, text) in enumerate(header_texts):
         parsed = recognize(text, language)
-        if parsed is None:
+        if parsed is None or (not parsed.has_year and len(text) > _MAX_YEARLESS_TEXT):
             continue
         role = _role_of(node, text, parsed)
         rank = _RANK_UPDATED if role is DateRole.UPDATED else _RANK_HEADER
@@ -325,7 +349,16 @@ def visible_dates(
             candidate = DateCandidate(" ".join(text.split()), Origin.VISIBLE, "just before the headline", role)
             found.append(_Found(rank, order, candidate))
             break
-    found.sort(key=lambda item: (item.rank, item.vague, item.order < 0, abs(item.order)))
+    # A relative or year-less date outside the header line comes after every full date.
+    found.sort(
+        key=lambda item: (
+            item.vague and item.rank != _RANK_HEADER,
+            item.rank,
+            item.vague,
+            item.order < 0,
+            abs(item.order),
+        )
+    )
     return [item.candidate for item in found]
 
 
@@ -355,7 +388,8 @@ def text_dates(root: LexborNode, headline: LexborNode | None, language: str | No
         if len(text) > _SCAN_TEXT or not any(c.isdigit() for c in text):
             continue
         parsed = recognize(text, language)
-        if parsed is None or not parsed.has_year or parsed.relative or is_elsewhere(node, headline):
+        # Nothing else dates the page: a footer's "Stand: 09.10.2017" will do, another article's date will not.
+        if parsed is None or not parsed.has_year or parsed.relative or _in_other_items(node, headline):
             continue
         role = _role_of(node, text, parsed)
         where = "after the headline" if headline is not None else "in the page"
