@@ -151,5 +151,9 @@ def jsonld_authors(value: Any, names: NameFilter) -> list[str]:
                 name = ", ".join(str(n) for n in name if isinstance(n, str))
             if isinstance(name, str):
                 person = "Person" in str(item.get("@type", ""))
-                found.extend(names.names(name, split="," in name, declared=person))
+                # "Name, profesorius, Lrt.lt": the person is declared, what follows the comma is not. A name is
+                # split into several people only where commas list them ("A und B, dpa", but "Le Figaro et AFP").
+                first, _, rest = name.partition(",")
+                found.extend(names.names(first, split=bool(rest), declared=person))
+                found.extend(names.names(rest))
     return found

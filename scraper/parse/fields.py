@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
@@ -55,11 +56,14 @@ def first(evidence: Iterable[Evidence]) -> Evidence | None:
 def site_names(meta: Metadata, *, jsonld: bool = True) -> list[str | None]:
     """The names the site goes by (never an author unless the page declares it one); `jsonld` adds its publisher's."""
     publisher = meta.jsonld.get("publisher") if jsonld and meta.jsonld_scripts else None
+    address = meta.canonical or meta.meta.get("og:url") or ""
+    host = urlsplit(address).hostname or "" if address.startswith(("http://", "https://")) else ""
     return [
         meta.meta.get("og:site_name"),
         meta.meta.get("application-name"),
         meta.meta.get("twitter:site", "").lstrip("@") or None,
         jsonld_text(publisher) if publisher else None,
+        host.removeprefix("www.") or None,
     ]
 
 
