@@ -151,6 +151,7 @@ class Metadata:
         self._scripts: list[str] | None = None
         self._all_scripts: list[str] | None = None
         self._head_scripts: list[str] | None = None
+        self._head_dates: dict[str, list[str]] | None = None
         self._objects: list[dict[str, Any]] | None = None
         self._jsonld: dict[str, Any] | None = None
 
@@ -197,19 +198,21 @@ class Metadata:
         """
         if everywhere:
             texts = self.all_jsonld_scripts
+            dates = _date_values(texts)
         else:
-            if self._head_scripts is None:
+            if self._head_dates is None:
                 self._head_scripts = [node.text(deep=True) for node in self._script_nodes]
-            texts = self._head_scripts
-        # A substring test first: most pages' JSON-LD never needs parsing for a date.
+                self._head_dates = _date_values(self._head_scripts)
+            texts, dates = self._head_scripts or [], self._head_dates
+        values = set(dates.get(keys[0], ()))
+        # One date under the first key and none under the others: no need to parse the JSON (the common case,
+        # and the only way to read a block that is not quite JSON).
+        if len(values) == 1 and not any(key in text for text in texts for key in keys[1:]):
+            return [DateCandidate(values.pop(), Origin.JSONLD, f"JSON-LD {keys[0]}", role)]
+        # A substring test before parsing: a nested value ("datePublished": {"@value": …}) needs the JSON.
         scripts = [text for text in texts if any(key in text for key in keys)]
         if not scripts:
             return []
-        if len(scripts) == 1:
-            # One script naming one date under the first key: no need to parse it (the common case).
-            values = set(_JSONLD_DATE_VALUE[keys[0]].findall(scripts[0]))
-            if len(values) == 1 and not any(key in scripts[0] for key in keys[1:]):
-                return [DateCandidate(values.pop(), Origin.JSONLD, f"JSON-LD {keys[0]}", role)]
         objects: list[dict[str, Any]] = []
         for text in scripts:
             _walk(_load_json(text), objects)
@@ -290,7 +293,16 @@ class Metadata:
         return self._microdata_dates("dateModified", updated)
 
 
-_JSONLD_DATE_VALUE = {key: re.compile(rf'"{key}"\s*:\s*"([^"]+)"') for key in (*_JSONLD_PUBLISHED, *_JSONLD_MODIFIED)}
+_JSONLD_DATE_VALUE = re.compile(r'"(' + "|".join((*_JSONLD_PUBLISHED, *_JSONLD_MODIFIED)) + r')"\s*:\s*"([^"]+)"')
+
+
+def _date_values(texts: list[str]) -> dict[str, list[str]]:
+    """The string values of every JSON-LD date key in `texts`: one pattern, one pass, all keys at once."""
+    found: dict[str, list[str]] = {}
+    for text in texts:
+        for key, value in _JSONLD_DATE_VALUE.findall(text):
+            found.setdefault(key, []).append(value)
+    return found
 
 
 def _object_rank(item: dict[str, Any]) -> int:
