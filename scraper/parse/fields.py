@@ -172,13 +172,15 @@ def clean_authors(author: str | None, meta: Metadata) -> str | None:
     """A profile's byline through the same sieve as any other: several names, never "Редакция"."""
     if not author:
         return None
-    # The <meta> names suffice here: parsing JSON-LD for a profile's byline would cost every page.
-    names = site_names(meta, jsonld=False)
     if _PLAIN_NAME.fullmatch(author):
+        # One plain name (no dot: not the site's address): only the newsroom or the site's <meta> name is refused.
         folded = author.casefold()
+        metas = meta.meta
+        names = (metas.get("og:site_name"), metas.get("application-name"), metas.get("twitter:site"))
         if folded not in labels().not_a_person and not any(name and name.casefold() == folded for name in names):
             return author
-    return _joined(NameFilter(names).names(author))
+    # The <meta> names suffice here: parsing JSON-LD for a profile's byline would cost every page.
+    return _joined(NameFilter(site_names(meta, jsonld=False)).names(author))
 
 
 def views_evidence(page: Page) -> Iterator[Evidence]:
