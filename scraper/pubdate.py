@@ -205,20 +205,21 @@ def settle_dates(
 
 
 def _shown(chosen: _Dated, visible: list[_Dated]) -> str:
-    """What the reader sees of the chosen date: the first visible date of the same day, else the chosen text."""
-    if chosen.candidate.origin not in MACHINE:
-        return chosen.candidate.raw
+    """What the reader sees of the chosen date: the shortest text the page shows for that day, else the chosen raw."""
     value = chosen.parsed.value
+    best: str | None = None
     for dated in visible:
-        shown = dated.parsed
+        shown, candidate = dated.parsed, dated.candidate
+        if candidate.origin is Origin.TIME or candidate.role is DateRole.UPDATED:
+            continue  # a <time>'s raw is its datetime attribute, not what a reader sees
         same = (shown.value.month, shown.value.day) == (value.month, value.day)
         if (
             same
             and (not shown.has_year or shown.value.year == value.year)
-            and dated.candidate.role is not DateRole.UPDATED
+            and (best is None or len(candidate.raw) < len(best))
         ):
-            return dated.candidate.raw
-    return chosen.candidate.raw
+            best = candidate.raw
+    return best if best is not None else chosen.candidate.raw
 
 
 def _rank(dated: _Dated) -> int:

@@ -350,11 +350,13 @@ def visible_dates(
             found.append(_Found(rank, order, candidate))
             break
     # A relative or year-less date outside the header line comes after every full date.
+    # Within a rank, a <time datetime> (exact, with its offset) before the text around it.
     found.sort(
         key=lambda item: (
             item.vague and item.rank != _RANK_HEADER,
             item.rank,
             item.vague,
+            item.candidate.origin is not Origin.TIME,
             item.order < 0,
             abs(item.order),
         )
