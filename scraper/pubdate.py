@@ -335,6 +335,8 @@ def _refine(machine: _Dated, shown: _Dated, reader: _Reader) -> _Dated | None:
     if v.relative:
         return None
     if not v.has_year:
+        if not v.has_time or not m.has_time:
+            return None  # a year-less day refines nothing; the rules below need both times
         # "12 Марта, 13:45" beside 2024-03-12T08:45:00+05:00: the year is the metadata's.
         try:
             v = v._replace(value=v.value.replace(year=m.value.year), has_year=True)

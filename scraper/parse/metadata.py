@@ -123,25 +123,25 @@ class Metadata:
         canonical_link: LexborNode | None = None
         meta, tags = self.meta, self.tags
         for node in css.every(tree.head or tree.root, _HEAD_QUERY):
-            tag = node.tag
-            if tag == "meta":
-                attrs = node.attributes
+            # The attributes tell the four kinds apart (the query asks for content, rel or type), and reading
+            # them once costs less than asking each node its tag.
+            attrs = node.attributes
+            content = attrs.get("content")
+            if content is not None:  # <meta content>
                 key = attrs.get("property") or attrs.get("name") or attrs.get("itemprop")
-                content = attrs.get("content")
-                if key and content is not None:
+                if key:
                     key = key.strip().lower()
                     if key == "article:tag":
                         tags.append(content)
                     if key not in meta:
                         meta[key] = content.strip()
-            elif tag == "link":
+            elif "rel" in attrs:  # <link rel="canonical">
                 if canonical_link is None:
                     canonical_link = node
-            elif tag == "title":
-                if self.title is None:
-                    self.title = node.text(deep=True)
-            else:
+            elif "type" in attrs:  # <script type="application/ld+json">
                 self._script_nodes.append(node)
+            elif self.title is None:  # <title>
+                self.title = node.text(deep=True)
         href = canonical_link.attributes.get("href") if canonical_link is not None else None
         #: The page's canonical URL as written (link rel=canonical, else og:url).
         self.canonical = href or meta.get("og:url")
