@@ -63,6 +63,9 @@ class _Reader:
         self.keep_offset = keep_offset
         self.language = language
         self.trace = trace
+        # A site of unknown zone prints local times read here as UTC: they may run up to 14 hours ahead.
+        self.limit = now + FUTURE_SLACK
+        self.local_limit = self.limit + _MAX_OFFSET if keep_offset else self.limit
 
     def note(self, candidate: DateCandidate, verdict: str, value: datetime | None = None) -> None:
         if self.trace is not None:
@@ -84,10 +87,11 @@ class _Reader:
         loose = candidate.origin is Origin.VISIBLE and candidate.detail.startswith("profile")
         key = (candidate.raw, loose, zone)
         # JSON-LD and <meta> mostly repeat one string: it is read once.
-        parsed = self.cache.get(key)
+        cache = self.cache
+        parsed = cache.get(key)
         try:
-            if key not in self.cache:
-                parsed = self.cache[key] = parse_date(
+            if parsed is None and key not in cache:
+                parsed = cache[key] = parse_date(
                     candidate.raw,
                     zone=zone or self.zone,
                     now=self.now,
@@ -109,10 +113,8 @@ class _Reader:
         return parsed
 
     def future(self, parsed: ParsedDate) -> bool:
-        # A year-less date is given its year later, never one in the future. A site of unknown zone
-        # prints local times read here as UTC: they may run up to 14 hours ahead of the fetch.
-        slack = FUTURE_SLACK + _MAX_OFFSET if self.keep_offset and not parsed.has_offset else FUTURE_SLACK
-        return parsed.has_year and parsed.value > self.now + slack
+        # A year-less date is given its year later, never one in the future.
+        return parsed.has_year and parsed.value > (self.limit if parsed.has_offset else self.local_limit)
 
 
 def _page_zone(machine: list[_Dated], fallback: tzinfo) -> tzinfo:
