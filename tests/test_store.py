@@ -177,7 +177,11 @@ CREATE INDEX articles_source ON articles(source);
 CREATE INDEX articles_language ON articles(language);
 CREATE INDEX view_counts_observed ON view_counts(observed_at);
 CREATE INDEX fetches_failed ON fetches(url, status, error_kind, fetched_at, error)
-    WHERE error IS NOT NULL OR status >= 400;"""
+    WHERE error IS NOT NULL OR status >= 400;
+CREATE TABLE deliveries (
+    key TEXT PRIMARY KEY,
+    applied_at TEXT NOT NULL
+);"""
 
 
 def make_page(html: str, *, url: str = SEED_URL, at: datetime = T0, status: int = 200) -> Page:
