@@ -551,27 +551,41 @@ def demo_command(db_path: Path, port: int, no_serve: bool) -> None:
     show_default=True,
     help="Port on 127.0.0.1 (0: any free port, shown in the log).",
 )
+@click.option(
+    "--archives",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Browse every archive in this folder (the one per site `scrape writer` writes) instead of --db.",
+)
 @click.option("--show-command", is_flag=True, help="Print the equivalent plain `datasette` command line and exit.")
-def serve_command(db_path: Path, port: int, show_command: bool) -> None:
+@click.pass_context
+def serve_command(ctx: click.Context, db_path: Path, port: int, archives: Path | None, show_command: bool) -> None:
     """Browse the archive in Datasette on 127.0.0.1, read-only, while crawls keep writing to it.
 
     Articles newest first with facets and search, article pages with the view-count
     chart and the changes between versions, and canned queries. Runs exactly the
-    `datasette serve` command line that --show-command prints.
+    `datasette serve` command line that --show-command prints. With --archives,
+    every archive of the folder is served, with one search over all of them at /-/search.
     """
     import shlex
 
-    from scraper.serve.server import check_archive, check_port, datasette_args, serve
+    from scraper.serve.server import archives_in, check_archive, check_port, datasette_args, serve
 
-    if show_command:
-        click.echo(shlex.join(["datasette", *datasette_args(db_path, port=port)]))
-        return
+    if archives is not None and ctx.get_parameter_source("db_path") == click.core.ParameterSource.COMMANDLINE:
+        _fail("Give --db or --archives, not both.", 2)
     try:
-        check_archive(db_path)
+        served: Path | list[Path] = db_path
+        if archives is not None:
+            served = archives_in(archives)
+        if show_command:
+            click.echo(shlex.join(["datasette", *datasette_args(served, port=port)]))
+            return
+        if isinstance(served, Path):
+            check_archive(served)
         check_port("127.0.0.1", port)
         if port:
-            click.echo(f"Serving {db_path} read-only at http://127.0.0.1:{port}/ (Ctrl-C stops).", err=True)
-        serve(db_path, port=port)
+            what = f"{len(served)} archives of {archives}" if isinstance(served, list) else str(served)
+            click.echo(f"Serving {what} read-only at http://127.0.0.1:{port}/ (Ctrl-C stops).", err=True)
+        serve(served, port=port)
     except ScrapeError as exc:
         _fail(str(exc))
     except click.ClickException as exc:
