@@ -73,8 +73,9 @@ DEFAULT_TIMEZONE = "UTC"
 #: Seconds a process may stay silent before the broker gives the messages it holds to another process
 #: (the visibility timeout: a worker killed mid-fetch has its job redelivered after this long).
 REDELIVERY_AFTER = 60.0
-#: Chance, per broker command, that the command also returns a silent process's messages to their queue.
-BROKER_MAINTENANCE_CHANCE = 0.05
+#: Chance, per broker command, that the command also returns a silent process's messages to their queue
+#: (cheap while every process lives: two sorted-set reads).
+BROKER_MAINTENANCE_CHANCE = 0.2
 #: Fetch jobs one worker process runs at once.
 WORKER_THREADS = 8
 #: Deliveries the writer writes (each in its own transaction) before it acknowledges them to the broker.

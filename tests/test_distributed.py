@@ -232,7 +232,6 @@ def test_retry_after_holds_a_host_for_every_client(redis_server: brokered.RedisS
 # -- whole crawls -------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
 def test_two_workers_archive_what_one_machine_archives(cluster: Cluster, tmp_path: Path) -> None:
     """The same demo site (misbehaving articles included) crawled on one machine, and through two workers and the
     writer: the same articles, versions, view readings, aliases and fetch ledger."""
@@ -265,7 +264,6 @@ def _mkdir(path: Path) -> Path:
     return path
 
 
-@pytest.mark.slow
 def test_a_worker_killed_mid_fetch_has_its_job_redelivered(cluster: Cluster, tmp_path: Path) -> None:
     site, served = serve(12)
     slow = next(a for a in site.articles if a.behaviour == "slow")  # the server takes 1.5 s to answer it
@@ -331,7 +329,6 @@ def test_a_writer_killed_mid_batch_writes_each_delivery_once(cluster: Cluster, t
     assert_archive_consistent(db)
 
 
-@pytest.mark.slow
 def test_a_writer_killed_mid_run_resumes_the_run_with_nothing_lost_or_written_twice(
     cluster: Cluster, tmp_path: Path
 ) -> None:
@@ -361,7 +358,6 @@ def test_a_writer_killed_mid_run_resumes_the_run_with_nothing_lost_or_written_tw
     assert_archive_consistent(db)
 
 
-@pytest.mark.slow
 def test_a_redis_restart_with_its_append_only_file_loses_nothing(cluster: Cluster, tmp_path: Path) -> None:
     site, served = serve(40, hostile=False)
     cluster.writer()

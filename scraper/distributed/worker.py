@@ -27,7 +27,7 @@ from scraper.crawl.engine import (
     robots_refusal,
 )
 from scraper.crawl.robots import MAX_ROBOTS_BYTES, RobotsRules, rules_from_response
-from scraper.distributed.broker import Broker, HostGates, Queue
+from scraper.distributed.broker import Broker, HostGates, Queue, shown
 from scraper.distributed.messages import Delivery, FetchJob, ScheduleSource, decode_job, encode
 from scraper.errors import BrokerError, ErrorKind, FetchError, ScrapeError
 from scraper.fetch import Fetcher, FetchPolicy
@@ -240,6 +240,7 @@ def run_worker(
     broker.ping()
     worker = FetchWorker(broker, allow_private=allow_private)
     broker.start_heartbeat()
+    log.info("worker ready: %d threads on the broker %s", threads, shown(url))
     try:
         broker.serve_jobs(worker.handle, threads=threads, stop=stop)
     finally:

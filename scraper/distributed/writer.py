@@ -144,6 +144,7 @@ class Writer:
             renewer = threading.Thread(target=self._renew, args=(stop,), name="writer-lease", daemon=True)
             renewer.start()
             self.broker.start_heartbeat()
+            log.info("writer ready: archives in %s, broker %s", self.directory, shown(self.broker.url))
             try:
                 self._loop(stop)
             finally:
