@@ -52,7 +52,25 @@ from scraper.distributed.runs import RunClient  # noqa: E402
 ENV = {**os.environ, "SCRAPE_ALLOW_PRIVATE": "1"}
 #: Seconds a silent process keeps its messages (the visibility timeout), short so kills recover quickly.
 REDELIVERY = 3
-CONCURRENCY = 1
+#: Fetches of one host at once: the schedules' default.
+CONCURRENCY = 2
+
+
+#: CPU seconds used by each kind of process in the configuration being measured.
+CPU: dict[str, float] = {}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds a live process has used so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def charge(kind: str, pid: int) -> None:
+    CPU[kind] = CPU.get(kind, 0.0) + cpu_seconds(pid)
 
 
 def free_port() -> int:
@@ -137,6 +155,7 @@ class Site:
             return json.loads(answer.read())
 
     def stop(self) -> None:
+        charge("sites", self.process.pid)
         self.process.terminate()
         self.process.wait()
 
@@ -144,12 +163,15 @@ class Site:
 class Capture:
     """Kernel timestamps of the packets carrying requests to the sites (tcpdump on the loopback), by port."""
 
-    def __init__(self, ports: list[int]) -> None:
+    def __init__(self, ports: list[int], output: Path) -> None:
         self.process: subprocess.Popen[str] | None = None
+        self.output = output
         binary = shutil.which("tcpdump")
         if binary is None:
             return
         wanted = " or ".join(f"dst port {port}" for port in ports)
+        # To a file, not a pipe: a pipe left unread fills, tcpdump blocks, and the kernel drops packets.
+        self._out = output.open("w")
         self.process = subprocess.Popen(
             [
                 binary,
@@ -163,7 +185,7 @@ class Capture:
                 "8192",
                 f"tcp and ({wanted}) and (tcp[tcpflags] & tcp-push != 0)",
             ],
-            stdout=subprocess.PIPE,
+            stdout=self._out,
             stderr=subprocess.PIPE,
             text=True,
         )
@@ -180,11 +202,12 @@ class Capture:
             return None
         time.sleep(0.2)  # the last packets
         self.process.send_signal(signal.SIGINT)
-        out, err = self.process.communicate()
+        _, err = self.process.communicate()
+        self._out.close()
         if not re.search(r"(^|\s)0 packets dropped by kernel", err):
-            print(f"  (tcpdump: {err.strip().splitlines()[-1:]})", flush=True)
+            raise RuntimeError(f"tcpdump missed packets: {err.strip().splitlines()[-3:]}")
         times: dict[int, list[float]] = {}
-        for line in out.splitlines():
+        for line in self.output.read_text().splitlines():
             # 1764620000.123456 IP 127.0.0.1.45678 > 127.0.0.1.34567: tcp 245
             parts = line.split()
             if len(parts) >= 5 and parts[3] == ">":
@@ -196,6 +219,7 @@ class Role:
     """A writer or worker process, its log in a file."""
 
     def __init__(self, args: list[str], log: Path, wrapper: list[str] | None = None) -> None:
+        self.kind = f"{args[0]}s"
         self.log = log
         self.handle = log.open("ab")
         self.process = subprocess.Popen(
@@ -214,11 +238,13 @@ class Role:
             time.sleep(0.05)
 
     def kill(self) -> None:
+        charge(self.kind, self.process.pid)
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
         self.handle.close()
 
     def stop(self) -> str:
+        charge(self.kind, self.process.pid)
         if self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=120)
@@ -276,6 +302,7 @@ class Crawl:
     pages: int = 0
     articles: int = 0
     politeness: Politeness = field(default_factory=lambda: Politeness(0))
+    cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -306,7 +333,8 @@ def local_crawl(work: Path, sites: list[Site], delay: float) -> Crawl:
         for i, site in enumerate(sites)
     ]
     for process in processes:
-        process.wait()
+        _, _, usage = os.wait4(process.pid, 0)
+        CPU["crawlers"] = CPU.get("crawlers", 0.0) + usage.ru_utime + usage.ru_stime
     result = Crawl("single machine", 0, seconds=time.perf_counter() - started)
     for i in range(len(sites)):
         db = work / f"local{i}.db"
@@ -514,12 +542,14 @@ def main() -> None:
                 folder.mkdir()
                 sites = [Site(args.articles) for _ in range(args.sites)]
                 try:
-                    capture = Capture([site.port for site in sites])
+                    capture = Capture([site.port for site in sites], folder / "capture.txt")
+                    redis_cpu = cpu_seconds(redis.process.pid)
                     if workers == 0:
                         crawl = local_crawl(folder, sites, args.delay)
                     else:
                         crawl = distributed_crawl(folder, redis, sites, workers, args.delay)
                     captured = capture.stop()
+                    CPU["redis"] = cpu_seconds(redis.process.pid) - redis_cpu
                     crawl.politeness = Politeness(args.delay * 1000)
                     for site in sites:
                         crawl.politeness.add(site, captured)
@@ -529,17 +559,20 @@ def main() -> None:
                     for site in sites:
                         site.stop()
                 crawls.append(crawl)
+                crawl.cpu = dict(CPU)
+                CPU.clear()
                 print(
                     f"  {crawl.label:16} {crawl.pages:6} pages in {crawl.seconds:6.1f} s = {crawl.rate:6.1f} pages/s"
                     f"  ({crawl.articles} articles; closest requests to one host {crawl.politeness.min_gap_ms:.1f} ms,"
-                    f" {crawl.politeness.violations} under {args.delay * 1000:g} ms)",
+                    f" {crawl.politeness.violations} under {args.delay * 1000:g} ms)\n"
+                    f"  {'':16} CPU seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(crawl.cpu.items())),
                     flush=True,
                 )
             folder = work / "faults"
             folder.mkdir()
             sites = [Site(args.articles) for _ in range(args.sites)]
             try:
-                capture = Capture([site.port for site in sites])
+                capture = Capture([site.port for site in sites], folder / "capture.txt")
                 kills = (args.worker_kills, args.writer_kills)
                 faults, captured = fault_crawl(
                     folder, redis, sites, args.articles, max(counts), args.delay, kills, capture
@@ -585,6 +618,7 @@ def main() -> None:
         "articles_per_site": args.articles,
         "delay_ms": args.delay * 1000,
         "cores": os.cpu_count(),
+        "cpu_seconds": {c.label: {k: round(v, 1) for k, v in sorted(c.cpu.items())} for c in crawls},
     }
     print(json.dumps(figures))
 

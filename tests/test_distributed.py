@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from scraper.config import load_schedule
 from scraper.demosite.demo import start_site_in_thread
 from scraper.demosite.site import RECOVERS, NewsSite
 from scraper.distributed.broker import Broker, HostGates, Queue
@@ -28,6 +29,7 @@ from scraper.distributed.messages import (
     encode,
     job_key,
 )
+from scraper.distributed.runs import RunClient
 from scraper.errors import BrokerError
 from scraper.models import FrontierItem, Page, Purpose
 from scraper.pipeline import assess, choose_profile
@@ -383,6 +385,29 @@ def test_a_redis_restart_with_its_append_only_file_loses_nothing(cluster: Cluste
     assert set(captures(db)) == expected_ids(site)
     assert set(captures(db).values()) == {1}
     assert_archive_consistent(db)
+
+
+def test_a_run_request_handed_over_twice_runs_once(cluster: Cluster, tmp_path: Path) -> None:
+    _, served = serve(5, hostile=False)
+    schedule = load_schedule(write_schedule(_mkdir(tmp_path / "s"), served))
+    request = RunRequest("twice", ScheduleSource.of(schedule), "manual")
+    broker = Broker(cluster.redis.url)
+    broker.send(Queue.RUNS, encode(request))
+    broker.send(Queue.RUNS, encode(request))
+    cluster.writer()
+    cluster.worker()
+    client = RunClient(cluster.redis.url)
+    result = client.wait("twice", give_up=lambda: False)
+    assert result is not None and result.status == "completed" and result.new_articles == 5
+    # Sent once more after its run ended (a writer that died before acknowledging it): answered, not run again.
+    broker.send(Queue.RUNS, encode(request))
+    deadline = time.monotonic() + 30
+    while broker.waiting(Queue.RUNS):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    client.close()
+    broker.close()
+    assert query(shard_db(cluster, served), "SELECT count(*), max(request) FROM crawl_runs") == [(1, "twice")]
 
 
 # -- the commands --------------------------------------------------------------------------------------------------

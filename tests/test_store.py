@@ -170,7 +170,7 @@ CREATE TABLE crawl_runs (
     errors INTEGER NOT NULL DEFAULT 0,
     message TEXT,
     pid INTEGER
-);
+, request TEXT);
 CREATE INDEX crawl_runs_schedule ON crawl_runs(schedule, started_at);
 CREATE INDEX articles_author ON articles(author);
 CREATE INDEX articles_source ON articles(source);

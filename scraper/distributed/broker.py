@@ -388,9 +388,6 @@ class Turns:
         self._keys = [_key("host", host), _key("slots", host)]
         self._args = [int(delay * 1000), concurrency, int(_SLOT_TTL * 1000), int(send_ttl * 1000), _IDLE_MS]
         self.token = uuid.uuid4().hex
-        self.granted = 0
-        #: When each request was confirmed sent, by Redis's clock (ms).
-        self.sent_at: list[int] = []
 
     async def _until_granted(self, mode: str) -> None:
         gates = self._gates
@@ -408,12 +405,11 @@ class Turns:
     async def wait(self) -> None:
         """Wait until this fetch may send its next request to the host; the caller sends it at once."""
         await self._until_granted("send")
-        self.granted += 1
 
     async def sent(self) -> None:
         """The granted request is on the wire: the host's delay counts from now."""
         with _talking(self._gates.url, "confirming a request"):
-            self.sent_at.append(int(await self._gates._confirm(keys=self._keys[:1], args=[self.token, _IDLE_MS])))
+            await self._gates._confirm(keys=self._keys[:1], args=[self.token, _IDLE_MS])
 
     async def keep(self) -> None:
         """Renew the fetch's slot until cancelled."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from scraper import locks, settings
 from scraper.config import Schedule
@@ -57,6 +58,21 @@ def _local(holder: str) -> tuple[bool, bool]:
     return True, True
 
 
+def _result(request: RunRequest, schedule: str, shard: str, row: dict[str, Any]) -> RunResult:
+    return RunResult(
+        request.id,
+        schedule,
+        str(row["status"]),
+        shard=shard,
+        run_id=int(row["id"]),
+        pages_fetched=int(row["pages_fetched"]),
+        new_articles=int(row["new_articles"]),
+        new_versions=int(row["new_versions"]),
+        errors=int(row["errors"]),
+        message=row["message"],
+    )
+
+
 def shard_of(schedule: Schedule) -> str:
     """The archive a schedule's crawl is written to: its site (host and port), as a file name.
 
@@ -94,6 +110,16 @@ class ActiveRun:
     tally: LinkTally = field(default_factory=LinkTally)
     stopping: tuple[RunStatus, str] | None = None
     next_lease_check: float = 0.0
+    #: A delivery of the run was written since its last tick (a slot freed, links queued).
+    dirty: bool = True
+    next_tick: float = 0.0
+
+    @property
+    def room(self) -> int:
+        """How many of the run's URLs may be in flight at once: the schedule's global_concurrency, and no more
+        than twice its per-host concurrency (more would wait in worker threads for the host, not in the
+        frontier)."""
+        return min(self.schedule.global_concurrency, 2 * self.schedule.concurrency)
 
 
 @dataclass
@@ -212,8 +238,12 @@ class Writer:
                 handled = [received for received in batch if self._apply(received, deliveries)]
                 for received in handled:
                     deliveries.ack(received)
+                now = time.monotonic()
                 for run in list(self.active.values()):
-                    self._tick(run, runs)
+                    # Each run when a delivery of its own was written, else four times a second (retries fall due).
+                    if run.dirty or now >= run.next_tick:
+                        run.dirty, run.next_tick = False, now + 0.25
+                        self._tick(run, runs)
             except BrokerError as exc:
                 # Redis restarting or out of reach: what is written stays written; go on once it answers.
                 log.warning("%s; trying again in a second", exc)
@@ -255,14 +285,24 @@ class Writer:
         current = self.active.get(key)
         if current is not None:
             if current.request.id == request.id:
-                current.held = received  # the broker handed it over again: this copy is the one held now
+                # The broker handed it over again: this copy is the one held now (the old one is let go).
+                runs.ack(current.held)
+                current.held = received
             else:
                 why = f"run {current.run_id} of schedule {schedule.name!r} is still going in {shard}"
                 self._refuse(request.id, schedule.name, why)
                 runs.ack(received)
             return
+        if self.coordination.result(request.id) is not None:
+            runs.ack(received)  # its run ended already; the broker handed the request over once more
+            return
         archive = self.archive(shard)
         latest = archive.runs.latest().get(schedule.name)
+        if latest is not None and latest["request"] == request.id and latest["status"] != RunStatus.RUNNING:
+            # Its run ended, but the writer that ran it died before saying so: say it now.
+            self.coordination.publish_result(request.id, encode(_result(request, schedule.name, shard, latest)))
+            runs.ack(received)
+            return
         if latest is not None and latest["status"] == RunStatus.RUNNING:
             # Left running by a writer that stopped: go on from the frontier as it is (in-flight URLs keep their
             # jobs and leases), under the same run id, so every delivery still due is written once.
@@ -271,7 +311,9 @@ class Writer:
             claimed = int(latest["pages_fetched"]) + archive.frontier.count(schedule.name, FrontierState.IN_FLIGHT)
             log.info("resuming run %d of %s in %s", run_id, schedule.name, shard)
         else:
-            run_id = archive.runs.start(schedule.name, trigger=request.trigger, scheduled_for=request.scheduled_for)
+            run_id = archive.runs.start(
+                schedule.name, trigger=request.trigger, scheduled_for=request.scheduled_for, request=request.id
+            )
             found, revisits = seeds(schedule, archive, now=datetime.now(UTC))
             archive.frontier.seed(schedule.name, found, run_id=run_id)
             started, claimed = datetime.now(UTC), 0
@@ -318,7 +360,7 @@ class Writer:
                 f"the run took longer than {run.schedule.run_timeout:g} s and was stopped",
             )
         if run.stopping is None:
-            free = run.schedule.global_concurrency - in_flight
+            free = run.room - in_flight
             if free > 0 and run.claimed < run.max_pages:
                 items = frontier.claim(
                     name, limit=min(free, run.max_pages - run.claimed), now=now, lease_until=lease_until
@@ -346,18 +388,7 @@ class Writer:
             log.warning("schedule %s: %s", run.schedule.name, warning)
             message = f"{message}; {warning}" if message else warning
         row = self.archive(run.shard).runs.finish(run.run_id, status, message)
-        result = RunResult(
-            run.request.id,
-            run.schedule.name,
-            status,
-            shard=run.shard,
-            run_id=run.run_id,
-            pages_fetched=int(row["pages_fetched"]),
-            new_articles=int(row["new_articles"]),
-            new_versions=int(row["new_versions"]),
-            errors=int(row["errors"]),
-            message=message,
-        )
+        result = _result(run.request, run.schedule.name, run.shard, row)
         self.coordination.publish_result(run.request.id, encode(result))
         runs.ack(run.held)
         del self.active[(run.shard, run.schedule.name)]
@@ -403,6 +434,7 @@ class Writer:
         self.stats.written += 1
         run = self.active.get((delivery.shard, schedule.name))
         if run is not None and run.run_id == delivery.run_id:
+            run.dirty = True
             run.tally.offered += delivery.links_offered
             run.tally.articles += delivery.links_taken
 

@@ -38,10 +38,18 @@ class Runs:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    def start(self, schedule: str, *, trigger: str = "manual", scheduled_for: datetime | None = None) -> int:
+    def start(
+        self,
+        schedule: str,
+        *,
+        trigger: str = "manual",
+        scheduled_for: datetime | None = None,
+        request: str | None = None,
+    ) -> int:
         """Open a crawl_runs row; runs of this schedule left 'running' by a killed process become 'interrupted'.
 
         The caller holds the schedule's crawl lock, so a run still marked 'running' is one whose process died.
+        `request`: the id of the distributed run request the run answers.
         """
         with self._connection.transaction() as db:
             db.execute(
@@ -51,9 +59,9 @@ class Runs:
                 (now_iso(), schedule),
             )
             cursor = db.execute(
-                "INSERT INTO crawl_runs (schedule, trigger, scheduled_for, started_at, status, pid)"
-                " VALUES (?, ?, ?, ?, 'running', ?)",
-                (schedule, trigger, iso(scheduled_for) if scheduled_for else None, now_iso(), os.getpid()),
+                "INSERT INTO crawl_runs (schedule, trigger, scheduled_for, started_at, status, pid, request)"
+                " VALUES (?, ?, ?, ?, 'running', ?, ?)",
+                (schedule, trigger, iso(scheduled_for) if scheduled_for else None, now_iso(), os.getpid(), request),
             )
             # A killed run's claimed URLs go back in the queue; they were never archived.
             db.execute("UPDATE frontier SET state = 'queued' WHERE schedule = ? AND state = 'in_flight'", (schedule,))

@@ -209,12 +209,14 @@ def _migrate_to_3(db: sqlite3.Connection) -> None:
 
 
 # What the distributed writer has written, by the key of each delivery (the fetch job it answers): a delivery
-# the broker hands over twice (a writer killed before acknowledging it) is written once.
+# the broker hands over twice (a writer killed before acknowledging it) is written once. A run started by the
+# writer names the run request it answers, so a request handed over again after its run ended is not run twice.
 _SCHEMA_V4 = """
 CREATE TABLE deliveries (
     key TEXT PRIMARY KEY,
     applied_at TEXT NOT NULL
 );
+ALTER TABLE crawl_runs ADD COLUMN request TEXT;
 """
 
 

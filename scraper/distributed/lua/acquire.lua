@@ -12,10 +12,12 @@ local delay, concurrency = tonumber(ARGV[2]), tonumber(ARGV[3])
 
 -- A fetch that died keeps its slot until the slot's ttl ends.
 redis.call("ZREMRANGEBYSCORE", slots, "-inf", now)
+local last = tonumber(redis.call("HGET", state, "last") or "")
 local held = redis.call("ZSCORE", slots, token)
 if not held then
     if redis.call("ZCARD", slots) >= concurrency then
-        return 25
+        -- Full: ask again when a slot may have freed, and no sooner than the next request may go.
+        return math.max(25, (last or 0) + delay - now)
     end
     redis.call("ZADD", slots, now + tonumber(ARGV[4]), token)
     redis.call("PEXPIRE", slots, ARGV[6])
@@ -34,7 +36,6 @@ if pending and pending ~= token then
     end
 end
 
-local last = tonumber(redis.call("HGET", state, "last") or "")
 local paused = tonumber(redis.call("HGET", state, "paused_until") or "0")
 local ready = paused
 if last then
