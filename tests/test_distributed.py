@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -408,6 +409,38 @@ def test_a_run_request_handed_over_twice_runs_once(cluster: Cluster, tmp_path: P
     client.close()
     broker.close()
     assert query(shard_db(cluster, served), "SELECT count(*), max(request) FROM crawl_runs") == [(1, "twice")]
+
+
+def test_the_scheduler_sends_its_runs_to_the_writer(cluster: Cluster, tmp_path: Path) -> None:
+    _, served = serve(6, hostile=False)
+    directory = _mkdir(tmp_path / "schedules")
+    path = write_schedule(directory, served, name="steady")
+    path.write_text(path.read_text(encoding="utf-8") + '[trigger]\ninterval = "2s"\n', encoding="utf-8")
+    cluster.writer()
+    cluster.worker()
+    command = [sys.executable, "-m", "scraper", "schedule", "run", "--schedules", str(directory)]
+    service = subprocess.Popen(
+        [*command, "--redis", cluster.redis.url], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    db = shard_db(cluster, served)
+    try:
+        deadline = time.monotonic() + 60
+        while not db.exists() or query(db, "SELECT count(*) FROM crawl_runs WHERE status = 'completed'")[0][0] < 2:
+            assert time.monotonic() < deadline and service.poll() is None
+            time.sleep(0.2)
+        # One scheduler per broker: a second one is refused.
+        second = subprocess.run(
+            [*command, "--redis", cluster.redis.url], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert second.returncode == 1 and "Another scheduler" in second.stderr and "only one may" in second.stderr
+    finally:
+        service.send_signal(signal.SIGTERM)
+        _, stderr = service.communicate(timeout=60)
+    assert service.returncode == 0, stderr
+    assert "schedule steady: steady: run 1 in" in stderr and "completed: " in stderr
+    assert query(db, "SELECT DISTINCT trigger FROM crawl_runs") == [("schedule",)]
+    assert query(db, "SELECT count(*) FROM crawl_runs WHERE scheduled_for IS NULL") == [(0,)]
+    assert query(db, "SELECT count(*) FROM articles") == [(6,)]
 
 
 # -- the commands --------------------------------------------------------------------------------------------------
