@@ -74,7 +74,7 @@ class RunSummary:
 
 class HostGate:
     """Per-host politeness: at most `concurrency` fetches at once, and `delay` seconds between
-    requests going out (redirect hops included)."""
+    requests going out (redirect hops included), counted from when each request was really sent."""
 
     def __init__(self, concurrency: int, delay: float) -> None:
         self.semaphore = asyncio.Semaphore(concurrency)
@@ -83,22 +83,53 @@ class HostGate:
         self._lock = asyncio.Lock()
 
     @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    async def slot(self) -> AsyncIterator[Turn]:
+        """One fetch from this host: its requests wait for `Turn.wait` and report `Turn.sent`."""
         async with self.semaphore:
-            yield
-
-    async def turn(self) -> None:
-        """Wait until the next request to this host may go out; the caller sends it at once."""
-        async with self._lock:
-            loop = asyncio.get_running_loop()
-            wait = self._next_start - loop.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            self._next_start = loop.time() + self.delay
+            turn = Turn(self)
+            try:
+                yield turn
+            finally:
+                turn.close()
 
     def pause(self, seconds: float) -> None:
         """Hold every request to this host for `seconds` (a Retry-After)."""
         self._next_start = max(self._next_start, asyncio.get_running_loop().time() + seconds)
+
+
+class Turn:
+    """The requests of one fetch through a HostGate. From a grant until its request is on the wire no other request
+    to the host is granted, and the delay counts from the send: a request granted but then kept from the CPU (a
+    page parsing meanwhile) would otherwise go out late, and the next one on time, closer than the delay."""
+
+    def __init__(self, gate: HostGate) -> None:
+        self.gate = gate
+        self.holding = False
+
+    async def wait(self) -> None:
+        """Wait until this fetch may send its next request; the caller sends it, then calls `sent`."""
+        gate = self.gate
+        await gate._lock.acquire()
+        try:
+            wait = gate._next_start - asyncio.get_running_loop().time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        except BaseException:
+            gate._lock.release()
+            raise
+        self.holding = True
+
+    async def sent(self) -> None:
+        """The granted request is on the wire: the next one may go `delay` seconds from now."""
+        self.close()
+
+    def close(self) -> None:
+        """Let the next request go (a request granted but never sent counts as sent now)."""
+        if self.holding:
+            self.holding = False
+            gate = self.gate
+            gate._next_start = max(gate._next_start, asyncio.get_running_loop().time() + gate.delay)
+            gate._lock.release()
 
 
 def backoff(tries: int, base: float) -> float:
@@ -382,9 +413,11 @@ class Crawler:
             return refused
         headers = conditional_headers(self.schedule, item)
         gate = self._gate(host, rules)
-        async with gate.slot():
+        async with gate.slot() as turn:
             try:
-                page = await self._fetcher.fetch(item.url, headers=headers, before_request=gate.turn)
+                page = await self._fetcher.fetch(
+                    item.url, headers=headers, before_request=turn.wait, after_send=turn.sent
+                )
             except FetchError as exc:
                 return fetch_failed(item.url, exc, purpose=item.kind)
         self.progress.fetched += 1
@@ -413,11 +446,13 @@ class Crawler:
 
     # -- politeness ------------------------------------------------------------
 
-    def _gate(self, host: str, rules: RobotsRules) -> HostGate:
+    def _gate(self, host: str, rules: RobotsRules | None = None) -> HostGate:
+        """The host's gate: the schedule's delay until robots.txt is read, then its Crawl-delay if longer."""
         gate = self._gates.get(host)
         if gate is None:
-            delay = host_delay(self.schedule, rules, self.policy.user_agent)
-            gate = self._gates[host] = HostGate(self.schedule.concurrency, delay)
+            gate = self._gates[host] = HostGate(self.schedule.concurrency, self.schedule.delay)
+        if rules is not None:
+            gate.delay = host_delay(self.schedule, rules, self.policy.user_agent)
         return gate
 
     async def _rules(self, host: str) -> RobotsRules:
@@ -439,10 +474,11 @@ class Crawler:
             log.info("%s: %s", host, rules.reason)
             return rules
         fetched: Page | FetchError
-        try:
-            fetched = await self._fetcher.fetch(url)
-        except FetchError as exc:
-            fetched = exc
+        async with self._gate(host).slot() as turn:
+            try:
+                fetched = await self._fetcher.fetch(url, before_request=turn.wait, after_send=turn.sent)
+            except FetchError as exc:
+                fetched = exc
         outcome, rules = robots_answer(url, fetched)
         await self._db(write, self.archive, outcome, run_id=self._run_id)
         log.info("%s: %s", host, rules.reason)
