@@ -38,7 +38,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.faults import Site as DemoSite  # noqa: E402
 from scraper.config import load_schedule  # noqa: E402
 from scraper.distributed.runs import RunClient  # noqa: E402
 
@@ -124,40 +124,16 @@ class Redis:
         self.process.wait()
 
 
-class Site:
-    def __init__(self, articles: int) -> None:
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "scraper",
-                "demo-site",
-                "--port",
-                "0",
-                "--articles",
-                str(articles),
-                "--no-hostile",
-                "--crawl-delay",
-                "0",
-            ],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        self.base = self.process.stdout.readline().split(" on ", 1)[1].strip().rstrip("/")
-        self.shard = self.base.removeprefix("http://").replace(":", "_")
-        self.port = int(self.base.rsplit(":", 1)[1])
+class Site(DemoSite):
+    """A fresh `scrape demo-site` process: no misbehaving articles, no Crawl-delay in its robots.txt."""
 
-    def get(self, path: str) -> Any:
-        with urllib.request.urlopen(f"{self.base}/{path}") as answer:
-            return json.loads(answer.read())
+    def __init__(self, articles: int) -> None:
+        super().__init__("--articles", str(articles), "--no-hostile", "--crawl-delay", "0")
+        self.shard = self.base.removeprefix("http://").replace(":", "_")
 
     def stop(self) -> None:
         charge("sites", self.process.pid)
-        self.process.terminate()
-        self.process.wait()
+        super().stop()
 
 
 class Capture:
@@ -458,7 +434,7 @@ def fault_crawl(
             while archived_count(cluster.archives) < point * expected:
                 time.sleep(0.05)
             if role == "worker":
-                index = rng.randrange(len(cluster.workers))
+                index = busiest(cluster.workers)
                 cluster.workers[index].kill()  # SIGKILL, mid-job: its jobs come back after the redelivery timeout
                 cluster.workers[index] = cluster.start_worker()
                 faults.worker_kills += 1
@@ -508,6 +484,14 @@ def fault_crawl(
         requested = [e["path"] for e in site.get("_control/log") if str(e["path"]).rstrip("/")[-1:].isdigit()]
         faults.refetched += len(requested) - len(set(requested))
     return faults, captured
+
+
+def busiest(workers: list[Role]) -> int:
+    """The worker using the most CPU this tenth of a second: one in the middle of its jobs."""
+    before = [cpu_seconds(w.process.pid) for w in workers]
+    time.sleep(0.1)
+    used = [cpu_seconds(w.process.pid) - b for w, b in zip(workers, before, strict=True)]
+    return used.index(max(used))
 
 
 def _skipped(log: str) -> int:

@@ -297,15 +297,9 @@ def crawl_command(
 
 def _crawl_through_broker(schedule: Any, redis_url: str, *, max_pages: int | None, wait: bool) -> NoReturn:
     """`scrape crawl --redis`: send the run request to the writer, and wait for how the run ended."""
-    try:
-        from scraper.distributed.broker import check_url
-        from scraper.distributed.runs import RunClient, summary
+    _check_redis(redis_url)
+    from scraper.distributed.runs import RunClient, summary
 
-        check_url(redis_url)
-    except UsageError as exc:
-        _fail(str(exc), 2)
-    except ScrapeError as exc:
-        _fail(str(exc))
     client = RunClient(redis_url)
     try:
         client.broker.ping()
@@ -325,6 +319,18 @@ def _crawl_through_broker(schedule: Any, redis_url: str, *, max_pages: int | Non
     assert result is not None
     click.echo(summary(result) + ".", err=True)
     sys.exit(0 if result.errors == 0 and result.status in ("completed", "capped") else 1)
+
+
+def _check_redis(redis_url: str) -> None:
+    """Exit 2 for a URL that is not Redis's, 1 when the distributed mode's dependencies are not installed."""
+    try:
+        from scraper.distributed.broker import check_url
+
+        check_url(redis_url)
+    except UsageError as exc:
+        _fail(str(exc), 2)
+    except ScrapeError as exc:
+        _fail(str(exc))
 
 
 def _stop_on_signals() -> threading.Event:
@@ -362,15 +368,9 @@ def worker_command(
     the broker. A worker killed mid-job has its jobs redelivered after
     --redelivery-after seconds.
     """
-    try:
-        from scraper.distributed.broker import check_url
-        from scraper.distributed.worker import run_worker
+    _check_redis(redis_url)
+    from scraper.distributed.worker import run_worker
 
-        check_url(redis_url)
-    except UsageError as exc:
-        _fail(str(exc), 2)
-    except ScrapeError as exc:
-        _fail(str(exc))
     _service_log(ctx)
     stop = _stop_on_signals()
     try:
@@ -411,15 +411,9 @@ def writer_command(ctx: click.Context, redis_url: str, archives: Path, lease: fl
     however often the broker hands it over; a writer killed mid-batch resumes
     with nothing lost or duplicated. Only one writer may serve a broker.
     """
-    try:
-        from scraper.distributed.broker import check_url
-        from scraper.distributed.writer import run_writer
+    _check_redis(redis_url)
+    from scraper.distributed.writer import run_writer
 
-        check_url(redis_url)
-    except UsageError as exc:
-        _fail(str(exc), 2)
-    except ScrapeError as exc:
-        _fail(str(exc))
     _service_log(ctx)
     stop = _stop_on_signals()
     try:
@@ -710,10 +704,9 @@ def schedule_run_command(
                 allow_private=allow_private or settings.allow_private_from_env(),
             )
         else:
-            from scraper.distributed.broker import check_url
+            _check_redis(redis_url)
             from scraper.distributed.runs import BrokerLauncher
 
-            check_url(redis_url)
             launcher = BrokerLauncher(redis_url)
             launcher.client.broker.ping()
             run_service(

@@ -232,6 +232,20 @@ def test_retry_after_holds_a_host_for_every_client(redis_server: brokered.RedisS
     assert asyncio.run(main()) >= 0.25
 
 
+def test_the_gate_waits_for_redis_to_come_back(redis_server: brokered.RedisServer) -> None:
+    async def main() -> None:
+        gates = HostGates(redis_server.url)
+        await gates.pause("http://example.test", 0.01)
+        redis_server.stop()
+        restart = asyncio.get_running_loop().call_later(1.0, redis_server.start)
+        await gates.pause("http://example.test", 0.01)  # retried until Redis answers again
+        restart.cancel()
+        await gates.close()
+
+    asyncio.run(main())
+    assert redis_server.client().exists("scrape:host:http://example.test")
+
+
 # -- whole crawls -------------------------------------------------------------------------------------------------
 
 

@@ -27,6 +27,7 @@ try:
     from dramatiq.brokers.redis import RedisBroker
     from dramatiq.errors import BrokerConnectionError
     from dramatiq.middleware import Retries, ShutdownNotifications, TimeLimit
+    from redis.asyncio.retry import Retry as AsyncRetry
     from redis.backoff import ExponentialBackoff
     from redis.retry import Retry
 except ImportError as exc:  # the optional extra is not installed
@@ -44,8 +45,6 @@ CONNECTION_ERRORS: tuple[type[Exception], ...] = (
     redis.TimeoutError,
     BrokerConnectionError,
 )
-#: How long one command keeps retrying a lost connection (Redis restarting) before it fails.
-_RECONNECT = Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=25)
 #: Host politeness state is dropped after a day unused.
 _IDLE_MS = 86_400_000
 #: Seconds a fetch slot outlives its last renewal (a worker killed mid-fetch frees its slots this soon).
@@ -83,15 +82,19 @@ def check_url(url: str) -> str:
     return url
 
 
+def _options(retry: type[Retry] | type[AsyncRetry]) -> dict[str, Any]:
+    """Connection options of every client: a lost connection (Redis restarting) is retried for about 40 s."""
+    return {
+        "retry": retry(ExponentialBackoff(cap=2.0, base=0.05), retries=25),
+        "retry_on_error": [redis.ConnectionError, redis.TimeoutError],
+        "socket_connect_timeout": 5,
+        "socket_timeout": 30,
+        "health_check_interval": 15,
+    }
+
+
 def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(
-        url,
-        retry=_RECONNECT,
-        retry_on_error=[redis.ConnectionError, redis.TimeoutError],
-        socket_connect_timeout=5,
-        socket_timeout=30,
-        health_check_interval=15,
-    )
+    return redis.Redis.from_url(url, **_options(Retry))
 
 
 def _text(value: bytes | str) -> str:
@@ -317,14 +320,7 @@ class HostGates:
 
     def __init__(self, url: str) -> None:
         self.url = check_url(url)
-        self.client: aioredis.Redis = aioredis.Redis.from_url(
-            url,
-            retry=_RECONNECT,
-            retry_on_error=[redis.ConnectionError, redis.TimeoutError],
-            socket_connect_timeout=5,
-            socket_timeout=30,
-            health_check_interval=15,
-        )
+        self.client: aioredis.Redis = aioredis.Redis.from_url(url, **_options(AsyncRetry))
         self._acquire = self.client.register_script((LUA / "acquire.lua").read_text(encoding="utf-8"))
         self._confirm = self.client.register_script((LUA / "confirm.lua").read_text(encoding="utf-8"))
         self._release = self.client.register_script((LUA / "release.lua").read_text(encoding="utf-8"))
