@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 
 from scraper.config import load_schedule
-from scraper.demosite.demo import start_site_in_thread
 from scraper.demosite.site import RECOVERS, NewsSite
 from scraper.distributed.broker import Broker, HostGates, Queue
 from scraper.distributed.messages import (
@@ -37,7 +36,7 @@ from scraper.pipeline import assess, choose_profile
 
 from . import brokered
 from .conftest import ROOT, ServedSite
-from .crawling import assert_archive_consistent, crawl, query, write_schedule
+from .crawling import assert_archive_consistent, crawl, query, site_articles, site_log, write_schedule
 
 #: One `now` for every demo site of a test, so two sites of one seed serve the same articles.
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -82,10 +81,33 @@ def cluster(redis_server: brokered.RedisServer, tmp_path: Path) -> Iterator[Clus
     running.stop()
 
 
-def serve(articles: int, *, hostile: bool = True) -> tuple[NewsSite, ServedSite]:
-    site = NewsSite(articles=articles, hostile=hostile, now=NOW)
-    base = start_site_in_thread(0, site)
-    return site, ServedSite(None, base)  # type: ignore[arg-type]  # served from this process, no subprocess
+_SITES: list[ServedSite] = []
+
+
+@pytest.fixture(autouse=True)
+def _stop_sites() -> Iterator[None]:
+    yield
+    while _SITES:
+        served = _SITES.pop()
+        served.process.terminate()
+        served.process.wait(timeout=10)
+
+
+def serve(articles: int, *, hostile: bool = True) -> ServedSite:
+    """A demo site in a process of its own (its big pages stay out of this one's memory), dated NOW: two sites
+    of one size serve the same articles."""
+    code = (
+        "from datetime import datetime\n"
+        "from scraper.demosite.app import run\n"
+        "from scraper.demosite.site import NewsSite\n"
+        f"site = NewsSite(articles={articles}, hostile={hostile}, now=datetime.fromisoformat({NOW.isoformat()!r}))\n"
+        "run(port=0, site=site, root=None, on_ready=lambda url: print('Serving on ' + url, flush=True))\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    served = ServedSite(process, process.stdout.readline().split(" on ", 1)[1].strip())
+    _SITES.append(served)
+    return served
 
 
 def shard_db(cluster: Cluster, served: ServedSite) -> Path:
@@ -115,8 +137,12 @@ def snapshot(db: Path, base: str) -> dict[str, list[tuple[Any, ...]]]:
     }
 
 
-def expected_ids(site: NewsSite) -> set[str]:
-    return {str(a.id) for a in site.articles if a.behaviour in (None, *RECOVERS)}
+def expected_ids(site: ServedSite) -> set[str]:
+    return {str(a["id"]) for a in site_articles(site) if a["behaviour"] in (None, *RECOVERS)}
+
+
+def requests_for(site: ServedSite, path: str) -> int:
+    return len([entry for entry in site_log(site) if entry["path"] == path])
 
 
 def captures(db: Path) -> dict[str, int]:
@@ -252,8 +278,8 @@ def test_the_gate_waits_for_redis_to_come_back(redis_server: brokered.RedisServe
 def test_two_workers_archive_what_one_machine_archives(cluster: Cluster, tmp_path: Path) -> None:
     """The same demo site (misbehaving articles included) crawled on one machine, and through two workers and the
     writer: the same articles, versions, view readings, aliases and fetch ledger."""
-    _, local_site = serve(30)
-    _, remote_site = serve(30)
+    local_site = serve(30)
+    remote_site = serve(30)
     local_db = tmp_path / "local.db"
     done = crawl(write_schedule(_mkdir(tmp_path / "local"), local_site), local_db)
     assert done.returncode == 1, done.stderr  # the site's hostile articles fail on purpose
@@ -282,8 +308,8 @@ def _mkdir(path: Path) -> Path:
 
 
 def test_a_worker_killed_mid_fetch_has_its_job_redelivered(cluster: Cluster, tmp_path: Path) -> None:
-    site, served = serve(12)
-    slow = next(a for a in site.articles if a.behaviour == "slow")  # the server takes 1.5 s to answer it
+    served = serve(12)
+    slow = next(a for a in site_articles(served) if a["behaviour"] == "slow")  # answered after 1.5 s
     cluster.writer()
     doomed = cluster.worker()
     schedule = write_schedule(_mkdir(tmp_path / "s"), served)
@@ -295,7 +321,7 @@ def test_a_worker_killed_mid_fetch_has_its_job_redelivered(cluster: Cluster, tmp
         text=True,
     )
     deadline = time.monotonic() + 60
-    while not any(entry["path"] == slow.path for entry in site.log):
+    while not requests_for(served, slow["path"]):
         assert time.monotonic() < deadline, "the slow article was never requested"
         time.sleep(0.02)
     doomed.kill()  # mid-fetch: the server is still composing its answer
@@ -303,9 +329,9 @@ def test_a_worker_killed_mid_fetch_has_its_job_redelivered(cluster: Cluster, tmp
     _, stderr = crawling.communicate(timeout=120)
     assert "completed" in stderr
     db = shard_db(cluster, served)
-    assert len([e for e in site.log if e["path"] == slow.path]) >= 2  # fetched again by the second worker
-    assert str(slow.id) in {str(r[0]) for r in query(db, "SELECT article_id FROM articles")}
-    assert expected_ids(site) <= set(captures(db))
+    assert requests_for(served, slow["path"]) >= 2  # fetched again by the second worker
+    assert str(slow["id"]) in {str(r[0]) for r in query(db, "SELECT article_id FROM articles")}
+    assert expected_ids(served) <= set(captures(db))
     assert set(captures(db).values()) == {1}  # each page archived once
     assert_archive_consistent(db)
 
@@ -349,7 +375,7 @@ def test_a_writer_killed_mid_batch_writes_each_delivery_once(cluster: Cluster, t
 def test_a_writer_killed_mid_run_resumes_the_run_with_nothing_lost_or_written_twice(
     cluster: Cluster, tmp_path: Path
 ) -> None:
-    site, served = serve(30, hostile=False)
+    served = serve(30, hostile=False)
     doomed = cluster.writer(kill_in_commit=30)  # a few run commits, then deliveries: it dies inside one
     cluster.worker()
     cluster.worker()
@@ -367,16 +393,16 @@ def test_a_writer_killed_mid_run_resumes_the_run_with_nothing_lost_or_written_tw
     _, stderr = crawling.communicate(timeout=120)
     assert "completed" in stderr, stderr
     db = shard_db(cluster, served)
-    assert set(captures(db)) == expected_ids(site)
+    assert set(captures(db)) == expected_ids(served)
     assert set(captures(db).values()) == {1}
-    assert query(db, "SELECT count(*) FROM view_counts")[0][0] == len(expected_ids(site))
+    assert query(db, "SELECT count(*) FROM view_counts")[0][0] == len(expected_ids(served))
     assert query(db, "SELECT count(*), count(DISTINCT url) FROM article_versions")[0] == (30, 30)
     assert query(db, "SELECT count(*) FROM crawl_runs")[0][0] == 1  # the same run went on
     assert_archive_consistent(db)
 
 
 def test_a_redis_restart_with_its_append_only_file_loses_nothing(cluster: Cluster, tmp_path: Path) -> None:
-    site, served = serve(40, hostile=False)
+    served = serve(40, hostile=False)
     cluster.writer()
     cluster.worker()
     schedule = write_schedule(_mkdir(tmp_path / "s"), served, politeness={"delay": 0.02, "concurrency": 2})
@@ -388,7 +414,7 @@ def test_a_redis_restart_with_its_append_only_file_loses_nothing(cluster: Cluste
         text=True,
     )
     deadline = time.monotonic() + 60
-    while len([e for e in site.log if str(e["path"]).rstrip("/").rsplit("_", 1)[-1].isdigit()]) < 10:
+    while len([e for e in site_log(served) if str(e["path"]).rstrip("/").rsplit("_", 1)[-1].isdigit()]) < 10:
         assert time.monotonic() < deadline
         time.sleep(0.02)
     cluster.redis.stop()
@@ -397,13 +423,13 @@ def test_a_redis_restart_with_its_append_only_file_loses_nothing(cluster: Cluste
     _, stderr = crawling.communicate(timeout=180)
     assert "completed" in stderr, stderr
     db = shard_db(cluster, served)
-    assert set(captures(db)) == expected_ids(site)
+    assert set(captures(db)) == expected_ids(served)
     assert set(captures(db).values()) == {1}
     assert_archive_consistent(db)
 
 
 def test_a_run_request_handed_over_twice_runs_once(cluster: Cluster, tmp_path: Path) -> None:
-    _, served = serve(5, hostile=False)
+    served = serve(5, hostile=False)
     schedule = load_schedule(write_schedule(_mkdir(tmp_path / "s"), served))
     request = RunRequest("twice", ScheduleSource.of(schedule), "manual")
     broker = Broker(cluster.redis.url)
@@ -426,7 +452,7 @@ def test_a_run_request_handed_over_twice_runs_once(cluster: Cluster, tmp_path: P
 
 
 def test_the_scheduler_sends_its_runs_to_the_writer(cluster: Cluster, tmp_path: Path) -> None:
-    _, served = serve(6, hostile=False)
+    served = serve(6, hostile=False)
     directory = _mkdir(tmp_path / "schedules")
     path = write_schedule(directory, served, name="steady")
     path.write_text(path.read_text(encoding="utf-8") + '[trigger]\ninterval = "2s"\n', encoding="utf-8")
@@ -526,8 +552,8 @@ def test_without_the_extra_nothing_imports_redis_and_the_distributed_commands_sa
 
 
 def test_a_schedule_on_two_sites_is_refused_by_the_writer(cluster: Cluster, tmp_path: Path) -> None:
-    _, one = serve(3, hostile=False)
-    _, two = serve(3, hostile=False)
+    one = serve(3, hostile=False)
+    two = serve(3, hostile=False)
     schedule = write_schedule(_mkdir(tmp_path / "s"), one, sitemaps=[two.url("sitemap.xml")])
     cluster.writer()
     done = brokered.crawl(cluster.redis.url, schedule, timeout=60)
