@@ -258,7 +258,7 @@ CLASS_WEIGHT = 25.0
 # schema.org's itemprop="articleBody" is an explicit statement, worth more.
 ARTICLE_BODY_WEIGHT = 2 * CLASS_WEIGHT
 # Weight given to elements classified as boilerplate (used by the output walk).
-REMOVE_WEIGHT = -CLASS_WEIGHT
+REMOVE_WEIGHT = -2 * CLASS_WEIGHT
 
 
 def _words_alternation(words: tuple[str, ...]) -> str:
@@ -321,6 +321,49 @@ MAX_RAW_CHARS = 2_000_000  # characters of source text read for the body (whites
 # wrapper with a misleading modifier ("has-sidebar", "display:none" until a
 # script reveals it), not the boilerplate itself.
 REMOVE_GUARD_SHARE = 0.4
+PROSE_GUARD_SHARE = 0.5
+PROSE_GUARD_MIN_CHARS = 400
+FALLBACK_SHARE = 0.5
+PROSE_CONTAINER_SHARE = 0.8
+
+
+def _prose_container(root: LexborNode, prose: int) -> LexborNode:
+    """The deepest element holding at least PROSE_CONTAINER_SHARE of the prose under `root`."""
+    totals: dict[int, int] = {}
+    nodes: dict[int, LexborNode] = {}
+    root_id = root.mem_id
+    for para in root.css("p"):
+        length = len(para.text().strip())
+        if length < SIBLING_PARAGRAPH_CHARS:
+            continue
+        ancestor = para.parent
+        while ancestor is not None:
+            key = ancestor.mem_id
+            totals[key] = totals.get(key, 0) + length
+            nodes[key] = ancestor
+            if key == root_id:
+                break
+            ancestor = ancestor.parent
+    need = prose * PROSE_CONTAINER_SHARE
+    best = root
+    best_depth = -1
+    for key, total in totals.items():
+        if total >= need:
+            node = nodes[key]
+            depth = len(_ancestor_ids(node, root_id))
+            if depth > best_depth:
+                best, best_depth = node, depth
+    return best
+
+
+def _prose(node: LexborNode) -> int:
+    """Characters of paragraph text under `node`: <p> elements of sentence length."""
+    total = 0
+    for para in node.css("p"):
+        length = len(para.text().strip())
+        if length >= SIBLING_PARAGRAPH_CHARS:
+            total += length
+    return total
 
 
 def _following(node: LexborNode, root_id: int) -> int:
@@ -403,9 +446,11 @@ def _remove_boilerplate(root: LexborNode) -> dict[int, float]:
     for node in junk:
         node.decompose()
     guard = len(root.text()) * REMOVE_GUARD_SHARE
+    page_prose = _prose(root)
+    prose_guard = max(PROSE_GUARD_MIN_CHARS, page_prose * PROSE_GUARD_SHARE)
     while suspects:
         node, weight = suspects.pop()
-        if len(node.text()) < guard:
+        if len(node.text()) < guard and _prose(node) < prose_guard:
             node.decompose()
             continue
         # Too big to be boilerplate: keep it (a class that says boilerplate
@@ -455,6 +500,8 @@ TAG_SCORE = {
     "h6": -5.0,
     "th": -5.0,
 }
+# A positive class weight adds at most this share of a container's text score.
+MAX_CLASS_BONUS_SHARE = 0.5
 # How many of the best raw-scored candidates get the (costlier) link-density correction.
 TOP_CANDIDATES = 5
 # Siblings of the winner are kept when their score reaches this share of the
@@ -516,14 +563,19 @@ def _score_candidates(
             key = ancestor.mem_id
             cand = candidates.get(key)
             if cand is None:
-                tag = ancestor.tag or ""
-                cand = _Candidate(ancestor, TAG_SCORE.get(tag, 0.0) + weights.get(key, 0.0))
+                cand = _Candidate(ancestor, 0.0)
                 candidates[key] = cand
             cand.score += score if level == 0 else score / 2 if level == 1 else score / (level * 3)
             if key == root_id:
                 break
             ancestor = ancestor.parent
             level += 1
+    for key, cand in candidates.items():
+        weight = weights.get(key, 0.0)
+        if weight > 0:
+            # A content-like class name helps a container holding text, but cannot make one of a few words win.
+            weight = min(weight, cand.score * MAX_CLASS_BONUS_SHARE)
+        cand.score += TAG_SCORE.get(cand.node.tag or "", 0.0) + weight
     return candidates
 
 
@@ -1004,7 +1056,11 @@ def _extract_dom(tree: LexborHTMLParser) -> Body:
     if root is None:
         return EMPTY_BODY
     weights = _remove_boilerplate(root)
-    return _walk_to_body(_pick(root, weights), weights, "dom")
+    body = _walk_to_body(_pick(root, weights), weights, "dom")
+    prose = _prose(root)
+    if sum(map(len, body.paragraphs)) < prose * FALLBACK_SHARE:
+        return _walk_to_body([_prose_container(root, prose)], weights, "dom")
+    return body
 
 
 # ---------------------------------------------------------------------------
