@@ -11,6 +11,8 @@ from html import escape
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from scraper.elements import BARE_INLINE, BLOCK_TAGS, CAPTIONS, HEADING_LEVEL, NEVER_TEXT
+from scraper.parse import vocabulary
 from scraper.text import clean_text
 
 
@@ -34,38 +36,9 @@ EMPTY_BODY = Body((), "", "dom")
 # Tag vocabularies
 # ---------------------------------------------------------------------------
 
-# Elements that never hold article text: code, styling, embedded media and
-# widgets, form controls. Removed with their subtree, unconditionally.
-JUNK_TAGS = frozenset(
-    {
-        "script",
-        "style",
-        "noscript",
-        "template",
-        "svg",
-        "math",
-        "iframe",
-        "frame",
-        "frameset",
-        "object",
-        "embed",
-        "applet",
-        "canvas",
-        "audio",
-        "video",
-        "map",
-        "button",
-        "select",
-        "textarea",
-        "input",
-        "dialog",
-        "link",
-        "meta",
-        "head",
-        "title",
-        "h1",  # the headline: the body does not repeat it
-    }
-)
+# Removed with their subtree, unconditionally: what never holds text, and the
+# headline (the body does not repeat it).
+JUNK_TAGS = NEVER_TEXT | {"h1"}
 
 # HTML5 elements that hold site chrome rather than article text: menus, page
 # and article headers (title, byline, date), footers, side notes. Removed
@@ -99,14 +72,6 @@ FALLBACK_SCORED_SELECTOR = "span, font, li, dd, section, article, main, center, 
 # Elements that count only their own text nodes (their children are scored themselves).
 _OWN_TEXT_TAGS = frozenset({"div", "span", "font", "li", "dd", "section", "article", "main", "center", "body"})
 
-# Tags that end the running line and start a new paragraph in the output.
-BLOCK_TAGS = frozenset(
-    {"address", "article", "aside", "blockquote", "body", "caption", "center", "dd", "details", "div"}
-    | {"dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5"}
-    | {"h6", "header", "hgroup", "hr", "html", "li", "main", "nav", "ol", "p", "pre", "section"}
-    | {"summary", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul"}
-)
-
 # Output tag of each paragraph-producing element; other blocks yield "p".
 PARAGRAPH_KIND = {
     "h2": "h2",
@@ -122,10 +87,10 @@ PARAGRAPH_KIND = {
 
 # Captions and credits under pictures are not article text (the reference
 # extractions leave them out); their images still go into the HTML.
-CAPTION_TAGS = frozenset({"figcaption", "caption"})
+CAPTION_TAGS = CAPTIONS
 
 # Inline tags kept in the HTML fragment (attributes dropped).
-INLINE_HTML_TAGS = frozenset({"strong", "b", "em", "i"})
+INLINE_HTML_TAGS = BARE_INLINE
 
 # Containers judged as a whole once their content is read (readability's
 # "clean conditionally"): dropped when link-heavy, list-of-links, or galleries.
@@ -137,121 +102,7 @@ CONDITIONAL_TAGS = frozenset({"div", "section", "ul", "ol", "table", "form", "fi
 # A class attribute is split into class tokens, and each token into words at
 # "-", "_", ":" and camelCase boundaries ("article__shareBar" → article, share, bar).
 
-# Words that mark boilerplate when a word of a class token *starts with* them:
-# comments, sharing/social, related/recommended links, newsletter and
-# subscription prompts, cookie/consent banners, ads and sponsors, sidebars,
-# navigation, breadcrumbs, footers, bylines, pagination, pop-ups, captions.
-REMOVE_WORD_PREFIXES = (
-    "comment",
-    "disqus",
-    "sharing",
-    "sharer",
-    "social",
-    "related",
-    "recommend",
-    "newsletter",
-    "subscri",
-    "signup",
-    "cookie",
-    "consent",
-    "gdpr",
-    "promo",
-    "advert",
-    "sponsor",
-    "outbrain",
-    "taboola",
-    "sidebar",
-    "breadcrumb",
-    "navbar",
-    "navigation",
-    "menu",
-    "footer",
-    "masthead",
-    "toolbar",
-    "pagination",
-    "pager",
-    "popup",
-    "modal",
-    "byline",
-    "author",
-    "trending",
-    "popular",
-    "readmore",
-    "recirc",
-    "paywall",
-    "adslot",
-    "adunit",
-    "caption",
-    "credit",
-    "timestamp",
-    "dateline",
-    "taglist",
-    "rating",
-    "reaction",
-    "follow",
-    "newsfeed",
-    "login",
-    "skiplink",
-)
-# Whole words (not prefixes) that mark boilerplate: too short or too common as
-# prefixes ("ad" would hit "address", "share" "shared", "nav" "navy").
-REMOVE_WORDS = (
-    "ad",
-    "ads",
-    "nav",
-    "meta",
-    "share",
-    "shares",
-    "print",
-    "tags",
-    "tools",
-    "dfp",
-)
-# Whole class tokens that hide text or mark it as screen-reader only.
-REMOVE_CLASSES = (
-    "hidden",
-    "hide",
-    "is-hidden",
-    "invisible",
-    "sr-only",
-    "visually-hidden",
-    "visuallyhidden",
-    "screen-reader-text",
-    "screenreader-only",
-    "element-invisible",
-    "offscreen",
-    "d-none",
-)
-# Words that overrule a removal: embedded posts (tweets, Instagram) are quoted
-# article content even though their wrapper says "social".
-KEEP_WORDS = ("embed", "tweet")
-# Words (prefixes) that mark a likely content container (readability's positive list).
-POSITIVE_WORDS = (
-    "article",
-    "body",
-    "content",
-    "entry",
-    "hentry",
-    "main",
-    "post",
-    "text",
-    "blog",
-    "story",
-    "prose",
-)
-# Words (prefixes) that lower a container's score without removing it.
-NEGATIVE_WORDS = (
-    "header",
-    "banner",
-    "extra",
-    "foot",
-    "aside",
-    "combx",
-    "community",
-    "remark",
-    "rss",
-    "shoutbox",
-)
+# The words themselves are data: scraper/parse/vocab/classes.toml (see vocabulary.py).
 
 # Readability's class weight: ±25 for a positive/negative class or id.
 CLASS_WEIGHT = 25.0
@@ -261,20 +112,24 @@ ARTICLE_BODY_WEIGHT = 2 * CLASS_WEIGHT
 REMOVE_WEIGHT = -2 * CLASS_WEIGHT
 
 
-def _words_alternation(words: tuple[str, ...]) -> str:
-    return "|".join(re.escape(w) for w in words)
-
-
-_REMOVE_RE = re.compile(
-    rf"(?:^|[ -])(?:{_words_alternation(REMOVE_WORD_PREFIXES)})"
-    rf"|(?:^|[ -])(?:{_words_alternation(REMOVE_WORDS)})(?=$|[ -])"
-    rf"|(?:^| )(?:{_words_alternation(REMOVE_CLASSES)})(?=$| )"
-)
-_KEEP_RE = re.compile(rf"(?:^|[ -])(?:{_words_alternation(KEEP_WORDS)})")
-_POSITIVE_RE = re.compile(rf"(?:^|[ -])(?:{_words_alternation(POSITIVE_WORDS)})")
-_NEGATIVE_RE = re.compile(rf"(?:^|[ -])(?:{_words_alternation(NEGATIVE_WORDS)})")
+_REMOVE_RE = re.compile(vocabulary.REMOVE.pattern())
+_KEEP_RE = re.compile(vocabulary.KEEP.pattern())
+_POSITIVE_RE = re.compile(vocabulary.POSITIVE.pattern())
+_NEGATIVE_RE = re.compile(vocabulary.NEGATIVE.pattern())
+_LEAD_RE = re.compile(vocabulary.LEAD.pattern())
 _CAMEL_RE = re.compile(r"([a-z0-9])([A-Z])")
 _WORD_SEPARATORS_RE = re.compile(r"[^a-z0-9 ]+")
+
+
+def _class_words(value: str) -> str:
+    """The "class id" string as lower-case words separated by "-", tokens by " "."""
+    return _WORD_SEPARATORS_RE.sub("-", _CAMEL_RE.sub(r"\1-\2", value).lower()).strip(" -")
+
+
+@functools.lru_cache(maxsize=16384)
+def is_lead_class(value: str) -> bool:
+    """Whether a "class id" string names a lead paragraph (standfirst, summary, intro)."""
+    return _LEAD_RE.search(_class_words(value)) is not None
 
 
 @functools.lru_cache(maxsize=16384)
@@ -285,7 +140,7 @@ def class_weight(value: str) -> float:
     another token of it is purely a content word ("entry-content share-tracked"
     is content; "post-meta" and "related-content" are not).
     """
-    norm = _WORD_SEPARATORS_RE.sub("-", _CAMEL_RE.sub(r"\1-\2", value).lower()).strip(" -")
+    norm = _class_words(value)
     if not norm:
         return 0.0
     if _REMOVE_RE.search(norm) is not None and _KEEP_RE.search(norm) is None:
@@ -324,6 +179,14 @@ REMOVE_GUARD_SHARE = 0.4
 PROSE_GUARD_SHARE = 0.5
 PROSE_GUARD_MIN_CHARS = 400
 FALLBACK_SHARE = 0.5
+# A lead paragraph: its length, its most link text, how far up its common ancestor with the body may be.
+LEAD_SELECTOR = "p, div, h2, span"
+LEAD_MIN_CHARS = 40
+LEAD_MAX_LINK_DENSITY = 0.5
+LEAD_MAX_LEVELS = 4
+MAX_LEADS = 2
+# A description inside these is a picture's caption, not a lead.
+CAPTION_PARENT_TAGS = frozenset({"figure", "figcaption", "picture"})
 PROSE_CONTAINER_SHARE = 0.8
 
 
@@ -384,6 +247,7 @@ def _scan(
     junk: list[LexborNode],
     suspects: list[tuple[LexborNode, float]],
     weights: dict[int, float],
+    leads: list[LexborNode],
 ) -> None:
     """Sort the elements under `start` into junk, boilerplate suspects and weighted others.
 
@@ -435,14 +299,55 @@ def _scan(
             weight = max(weight, 0.0) + ARTICLE_BODY_WEIGHT
         if weight:
             weights[node.mem_id] = weight
+        if (cls or ident) and is_lead_class(f"{cls} {ident}"):
+            leads.append(node)
 
 
-def _remove_boilerplate(root: LexborNode) -> dict[int, float]:
-    """Remove junk and boilerplate elements; return the class weights of the rest (by mem_id)."""
+def _keep_leads(header: LexborNode, leads: list[LexborNode]) -> None:
+    """Remove everything in `header` but its lead paragraphs (kept in `leads`); all of it if it has none."""
+    found: list[LexborNode] = []
+    found_ids: set[int] = set()
+    keep: set[int] = set()
+    header_id = header.mem_id
+    for node in header.css(LEAD_SELECTOR):
+        attrs = node.attributes
+        cls, ident = attrs.get("class"), attrs.get("id")
+        if not ((cls or ident) and is_lead_class(f"{cls} {ident}")):
+            continue
+        text = node.text().strip()
+        if len(text) < LEAD_MIN_CHARS or _link_density(node, len(text)) > LEAD_MAX_LINK_DENSITY:
+            continue
+        chain = _ancestor_ids(node, header_id)
+        if any(key in found_ids for key in chain[1:]):
+            continue  # inside a lead already kept
+        found.append(node)
+        found_ids.add(node.mem_id)
+        keep.update(chain[1:])
+    if not found:
+        header.decompose()
+        return
+    stack = [header]
+    while stack:
+        child = stack.pop().child
+        while child is not None:
+            following = child.next
+            if child.mem_id in keep:
+                stack.append(child)
+            elif child.mem_id not in found_ids:
+                child.decompose()
+            child = following
+    leads.extend(found)
+
+
+def _remove_boilerplate(root: LexborNode, leads: list[LexborNode]) -> dict[int, float]:
+    """Remove junk and boilerplate elements; return the class weights of the rest (by mem_id).
+
+    Elements that look like a lead paragraph are added to `leads`, in the order met.
+    """
     junk: list[LexborNode] = []
     suspects: list[tuple[LexborNode, float]] = []
     weights: dict[int, float] = {}
-    _scan(root, junk, suspects, weights)
+    _scan(root, junk, suspects, weights, leads)
     for node in junk:
         node.decompose()
     guard = len(root.text()) * REMOVE_GUARD_SHARE
@@ -451,14 +356,17 @@ def _remove_boilerplate(root: LexborNode) -> dict[int, float]:
     while suspects:
         node, weight = suspects.pop()
         if len(node.text()) < guard and _prose(node) < prose_guard:
-            node.decompose()
+            if node.tag == "header" and weight == 0:
+                _keep_leads(node, leads)
+            else:
+                node.decompose()
             continue
         # Too big to be boilerplate: keep it (a class that says boilerplate
         # still counts against it when scoring), and look inside it instead.
         if weight < 0:
             weights[node.mem_id] = weight
         junk.clear()
-        _scan(node, junk, suspects, weights)
+        _scan(node, junk, suspects, weights, leads)
         for inner in junk:
             inner.decompose()
     return weights
@@ -627,6 +535,41 @@ def _merge_split_article(
     return merged if merged is not None else top
 
 
+def _leads_before(picked: list[LexborNode], leads: list[LexborNode], root: LexborNode) -> list[LexborNode]:
+    """The lead paragraphs that sit just before the chosen container: not inside it, close to it, before it."""
+    root_id = root.mem_id
+    first = picked[0]
+    picked_ids = {node.mem_id for node in picked}
+    first_chain = _ancestor_ids(first, root_id)
+    level_of = {key: level for level, key in enumerate(first_chain)}
+    found: list[LexborNode] = []
+    for lead in leads:
+        chain: list[LexborNode] = []
+        current: LexborNode | None = lead
+        common = -1
+        while current is not None:
+            key = current.mem_id
+            if key in picked_ids:
+                break  # inside the container: read with it
+            if key in level_of:
+                common = level_of[key]
+                break
+            chain.append(current)
+            current = current.parent
+        if common <= 0 or common > LEAD_MAX_LEVELS or not chain:
+            continue
+        # Under the common ancestor, the lead's branch must come before the container's.
+        lead_branch = chain[-1]
+        container_branch_id = first_chain[common - 1]
+        sibling = lead_branch.next
+        while sibling is not None and sibling.mem_id != container_branch_id:
+            sibling = sibling.next
+        if sibling is not None and not any(node.tag in CAPTION_PARENT_TAGS for node in chain):
+            found.append(lead)
+    # The nearest ones: a page rarely has more than a standfirst and a summary.
+    return found[-MAX_LEADS:]
+
+
 def _pick(root: LexborNode, weights: dict[int, float]) -> list[LexborNode]:
     """Choose the article container (and the siblings that continue it)."""
     candidates = _score_candidates(root, weights)
@@ -688,35 +631,11 @@ def _pick(root: LexborNode, weights: dict[int, float]) -> list[LexborNode]:
 # Output walk
 # ---------------------------------------------------------------------------
 
-# Paragraph-level boilerplate, tested on short paragraphs only: the whole
-# line is a UI label ("Advertisement", "Image 1 of 5", "Наверх"), or it opens
-# with a call to action or a cross-link lead-in ("Read more:", "Subscribe to",
-# "Читайте также", "Подпишитесь на наш Telegram-канал"). English,
-# Russian and Kazakh.
-_LABELS = (
-    r"advertisement|advert|ad|ads|sponsored|sponsored content|promoted|"
-    r"share|share this|share this article|tweet|email|print|comments?(?: \(\d+\))?|\d+ comments?|"
-    r"caption|close|expand|collapse|back to gallery|\d+ / \d+|image \d+ of /? ?\d+|photo \d+ of \d+|"
-    r"continue reading|continue reading below|story continues below|loading|skip ad|"
-    r"recommended|trending|most popular|most read|popular on .{1,30}|related|topics|"
-    r"more(?: \w+){0,3} stories|more from .{1,40}|you may also like|you might also like|"
-    r"getty images|this slideshow requires javascript|"
-    r"реклама|наверх|поделиться|комментарии|обсуждение|закрыть|показать еще|показать ещё|"
-    r"вам также может понравиться|рекомендуем|популярное|"
-    r"жарнама|бөлісу|толығырақ|пікірлер"
-)
-_LEADS = (
-    r"read more\b|read also\b|read next\b|see also\b|related:|"
-    r"related (?:article|stor|post|coverage|content|news|link|reading)\w*|more:|"
-    r"reading time\b|\d+ min(?:ute)?s? read\b|tempo de leitura|время чтения|время прочтения|"
-    r"share this\b|share on\b|tags?:|click here to\b|sign up\b|subscribe\b|"
-    r"follow us\b|follow @|photo:|image:|credit:|"
-    r"читайте также|читать также|читайте еще|читайте ещё|читайте нас|смотрите также|материалы по теме|"
-    r"новости по теме|подпишитесь|подписывайтесь|присоединяйтесь|следите за новостями|нашли ошибку|"
-    r"если вы нашли ошибку|фото:|источник фото|"
-    r"сондай-ақ оқыңыз|оқыңыз:|жазылыңыз"
-)
-BOILERPLATE_LINE_RE = re.compile(rf"^\W*(?:(?:{_LABELS})\W*$|(?:{_LEADS}))|^[\W_]+$", re.IGNORECASE)
+# Paragraph-level boilerplate, tested on short paragraphs only: the whole line is a
+# UI label ("Advertisement", "Image 1 of 5", "Наверх"), or it opens with a call to
+# action or a cross-link lead-in ("Read more:", "Subscribe to", "Читайте также"), in
+# the languages of scraper/parse/vocab/phrases.toml.
+BOILERPLATE_LINE_RE = re.compile(vocabulary.boilerplate_line_pattern(), re.IGNORECASE)
 # Only paragraphs shorter than this are tested against BOILERPLATE_LINE_RE.
 BOILERPLATE_LINE_MAX_CHARS = 160
 # A short paragraph or list item that is mostly link text is navigation.
@@ -986,7 +905,32 @@ class _Walker:
                 texts.append(part)
                 kinds.append(kind)
                 htmls.append(inner if len(parts) == 1 else escape(part, quote=False))
+        _drop_empty_sections(texts, kinds, htmls)
         return texts, kinds, htmls
+
+
+def _drop_empty_sections(texts: list[str], kinds: list[str], htmls: list[str]) -> None:
+    """Drop headings that head nothing: the last paragraphs, or followed by a heading of their level or above.
+
+    What such a heading announced ("Related stories", "Comments") was removed as boilerplate.
+    """
+    keep: list[bool] = [True] * len(kinds)
+    following_level = 1  # the end of the body closes every section
+    for index in range(len(kinds) - 1, -1, -1):
+        level = HEADING_LEVEL.get(kinds[index])
+        if level is None:
+            if kinds[index] != "img":
+                following_level = 99
+            continue
+        if following_level <= level:
+            keep[index] = False
+        else:
+            following_level = level
+    if all(keep):
+        return
+    texts[:] = [t for t, k in zip(texts, keep, strict=True) if k]
+    kinds[:] = [t for t, k in zip(kinds, keep, strict=True) if k]
+    htmls[:] = [t for t, k in zip(htmls, keep, strict=True) if k]
 
 
 # Paragraph kinds of list items, and the list element that holds them.
@@ -1055,8 +999,12 @@ def _extract_dom(tree: LexborHTMLParser) -> Body:
     root = tree.body or tree.root
     if root is None:
         return EMPTY_BODY
-    weights = _remove_boilerplate(root)
-    body = _walk_to_body(_pick(root, weights), weights, "dom")
+    leads: list[LexborNode] = []
+    weights = _remove_boilerplate(root, leads)
+    picked = _pick(root, weights)
+    if leads:
+        picked[:0] = _leads_before(picked, leads, root)
+    body = _walk_to_body(picked, weights, "dom")
     prose = _prose(root)
     if sum(map(len, body.paragraphs)) < prose * FALLBACK_SHARE:
         return _walk_to_body([_prose_container(root, prose)], weights, "dom")
