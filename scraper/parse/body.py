@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html import escape
@@ -39,6 +40,7 @@ EMPTY_BODY = Body((), "", "dom")
 # Removed with their subtree, unconditionally: what never holds text, and the
 # headline (the body does not repeat it).
 JUNK_TAGS = NEVER_TEXT | {"h1"}
+_JUNK_SELECTOR = ", ".join(sorted(JUNK_TAGS))
 
 # HTML5 elements that hold site chrome rather than article text: menus, page
 # and article headers (title, byline, date), footers, side notes. Removed
@@ -121,20 +123,18 @@ _CAMEL_RE = re.compile(r"([a-z0-9])([A-Z])")
 _WORD_SEPARATORS_RE = re.compile(r"[^a-z0-9 ]+")
 
 
+_NO_CLASS = (0.0, False)
+
+
 def _class_words(value: str) -> str:
     """The "class id" string as lower-case words separated by "-", tokens by " "."""
     return _WORD_SEPARATORS_RE.sub("-", _CAMEL_RE.sub(r"\1-\2", value).lower()).strip(" -")
 
 
 @functools.lru_cache(maxsize=16384)
-def is_lead_class(value: str) -> bool:
-    """Whether a "class id" string names a lead paragraph (standfirst, summary, intro)."""
-    return _LEAD_RE.search(_class_words(value)) is not None
-
-
-@functools.lru_cache(maxsize=16384)
-def class_weight(value: str) -> float:
-    """Weight of an element from its "class id" string: REMOVE_WEIGHT, ±CLASS_WEIGHT or 0.
+def class_info(value: str) -> tuple[float, bool]:
+    """What an element's "class id" string says: its weight (REMOVE_WEIGHT, ±CLASS_WEIGHT or 0), and
+    whether it names a lead paragraph (standfirst, summary, intro).
 
     A class token that names boilerplate marks the element for removal unless
     another token of it is purely a content word ("entry-content share-tracked"
@@ -142,19 +142,19 @@ def class_weight(value: str) -> float:
     """
     norm = _class_words(value)
     if not norm:
-        return 0.0
+        return 0.0, False
     if _REMOVE_RE.search(norm) is not None and _KEEP_RE.search(norm) is None:
         tokens = norm.split()
         if len(tokens) == 1 or not any(
             _POSITIVE_RE.search(t) is not None and _REMOVE_RE.search(t) is None for t in tokens
         ):
-            return REMOVE_WEIGHT
+            return REMOVE_WEIGHT, False
     weight = 0.0
     if _POSITIVE_RE.search(norm) is not None:
         weight += CLASS_WEIGHT
     if _NEGATIVE_RE.search(norm) is not None:
         weight -= CLASS_WEIGHT
-    return weight
+    return weight, _LEAD_RE.search(norm) is not None
 
 
 # ---------------------------------------------------------------------------
@@ -249,57 +249,61 @@ def _scan(
     weights: dict[int, float],
     leads: list[LexborNode],
 ) -> None:
-    """Sort the elements under `start` into junk, boilerplate suspects and weighted others.
+    """Sort the elements under `start` into junk, boilerplate suspects and weighted others; note the leads.
 
     The subtree of a junk element or a suspect is not looked into.
     """
     start_id = start.mem_id
     skip_until = -1
-    for count, node in enumerate(start.traverse()):
-        if count == 0:  # `start` itself
-            continue
-        if count >= MAX_SCANNED_ELEMENTS:
-            break
+    junk_tags, chrome_tags, no_attribute_tags, chrome_roles = JUNK_TAGS, CHROME_TAGS, NO_ATTRIBUTE_TAGS, CHROME_ROLES
+    nodes = start.traverse()
+    next(nodes, None)  # `start` itself
+    for node in itertools.islice(nodes, MAX_SCANNED_ELEMENTS):
         if skip_until >= 0:
             if node.mem_id != skip_until:
                 continue
             skip_until = -1
         tag = node.tag
-        if tag in JUNK_TAGS:
+        if tag in junk_tags:
             junk.append(node)
             skip_until = _following(node, start_id)
             continue
-        if tag in CHROME_TAGS:
+        if tag in chrome_tags:
             suspects.append((node, 0.0))
             skip_until = _following(node, start_id)
             continue
-        if tag in NO_ATTRIBUTE_TAGS:
+        if tag in no_attribute_tags:
             continue
         attrs = node.attributes
         if not attrs:
             continue
-        style = attrs.get("style")
-        role = attrs.get("role")
         cls = attrs.get("class")
         ident = attrs.get("id")
-        weight = class_weight(f"{cls} {ident}") if cls or ident else 0.0
-        if (
-            weight == REMOVE_WEIGHT
-            or "hidden" in attrs
-            or attrs.get("aria-hidden") == "true"
-            or (style and _HIDDEN_STYLE_RE.search(style))
-            or (role and role in CHROME_ROLES)
-            or attrs.get("itemprop") == "comment"
-        ):
+        weight, lead = class_info(f"{cls} {ident}") if cls or ident else _NO_CLASS
+        if len(attrs) > 1 or cls is None:
+            style = attrs.get("style")
+            role = attrs.get("role")
+            if (
+                "hidden" in attrs
+                or attrs.get("aria-hidden") == "true"
+                or (style and _HIDDEN_STYLE_RE.search(style))
+                or (role and role in chrome_roles)
+                or attrs.get("itemprop") == "comment"
+            ):
+                weight = min(weight, 0.0)
+                suspects.append((node, weight))
+                skip_until = _following(node, start_id)
+                continue
+            itemprop = attrs.get("itemprop")
+            if itemprop and "articleBody" in itemprop:
+                weight = max(weight, 0.0) + ARTICLE_BODY_WEIGHT
+        if weight == REMOVE_WEIGHT:
             suspects.append((node, weight))
             skip_until = _following(node, start_id)
             continue
-        itemprop = attrs.get("itemprop")
-        if itemprop and "articleBody" in itemprop:
-            weight = max(weight, 0.0) + ARTICLE_BODY_WEIGHT
         if weight:
             weights[node.mem_id] = weight
-        if (cls or ident) and is_lead_class(f"{cls} {ident}"):
+        if lead:
             leads.append(node)
 
 
@@ -312,7 +316,7 @@ def _keep_leads(header: LexborNode, leads: list[LexborNode]) -> None:
     for node in header.css(LEAD_SELECTOR):
         attrs = node.attributes
         cls, ident = attrs.get("class"), attrs.get("id")
-        if not ((cls or ident) and is_lead_class(f"{cls} {ident}")):
+        if not ((cls or ident) and class_info(f"{cls} {ident}")[1]):
             continue
         text = node.text().strip()
         if len(text) < LEAD_MIN_CHARS or _link_density(node, len(text)) > LEAD_MAX_LINK_DENSITY:
@@ -339,8 +343,9 @@ def _keep_leads(header: LexborNode, leads: list[LexborNode]) -> None:
     leads.extend(found)
 
 
-def _remove_boilerplate(root: LexborNode, leads: list[LexborNode]) -> dict[int, float]:
-    """Remove junk and boilerplate elements; return the class weights of the rest (by mem_id).
+def _remove_boilerplate(root: LexborNode, leads: list[LexborNode]) -> tuple[dict[int, float], int]:
+    """Remove junk and boilerplate elements; return the class weights of the rest (by mem_id), and
+    the page's prose (characters of sentence-length <p> text) before the removal.
 
     Elements that look like a lead paragraph are added to `leads`, in the order met.
     """
@@ -350,12 +355,14 @@ def _remove_boilerplate(root: LexborNode, leads: list[LexborNode]) -> dict[int, 
     _scan(root, junk, suspects, weights, leads)
     for node in junk:
         node.decompose()
-    guard = len(root.text()) * REMOVE_GUARD_SHARE
     page_prose = _prose(root)
     prose_guard = max(PROSE_GUARD_MIN_CHARS, page_prose * PROSE_GUARD_SHARE)
+    # A page with prose in paragraphs is guarded by its prose; one without, by its text.
+    guard = len(root.text()) * REMOVE_GUARD_SHARE if page_prose < PROSE_GUARD_MIN_CHARS else float("inf")
     while suspects:
         node, weight = suspects.pop()
-        if len(node.text()) < guard and _prose(node) < prose_guard:
+        length = len(node.text())
+        if length < guard and (length < prose_guard or _prose(node) < prose_guard):
             if node.tag == "header" and weight == 0:
                 _keep_leads(node, leads)
             else:
@@ -369,7 +376,7 @@ def _remove_boilerplate(root: LexborNode, leads: list[LexborNode]) -> dict[int, 
         _scan(node, junk, suspects, weights, leads)
         for inner in junk:
             inner.decompose()
-    return weights
+    return weights, page_prose
 
 
 # ---------------------------------------------------------------------------
@@ -656,12 +663,10 @@ GALLERY_MAX_CHARS = 200
 # a link-rich digest): the container is read again without them.
 MIN_KEPT_SHARE = 0.25
 
-# Stands for <br> in the running text until whitespace is normalised, and
-# separates paragraphs when all text is cleaned in one call: Unicode
-# noncharacters, reserved for internal use and never in interchanged text
+# Stands for <br> in the running text until whitespace is normalised: a Unicode
+# noncharacter, reserved for internal use and never in interchanged text
 # (unlike private-use characters, which icon fonts put in pages).
 _LINE_BREAK = "\ufdd0"
-_PARAGRAPH_SEPARATOR = "\ufdd1"
 _BLANK_LINE_RE = re.compile(r"\n\s*\n")
 
 
@@ -690,6 +695,7 @@ class _Walker:
         self.in_quote = 0
         self.lists: list[str] = []  # open ul/ol elements
         self.kind = "p"
+        self.seen_chars = 0  # characters of the paragraphs read, dropped ones included
         # Running totals, restored from a snapshot when a container is dropped.
         self.total_chars = 0
         self.total_links = 0
@@ -713,8 +719,8 @@ class _Walker:
             return
         raw = "".join(self.buf)
         inner = "".join(self.hbuf)
-        self.buf = []
-        self.hbuf = []
+        self.buf.clear()
+        self.hbuf.clear()
         links = self.link_chars
         self.link_chars = 0
         if self.in_caption:
@@ -737,6 +743,7 @@ class _Walker:
         self.texts.append(text)
         self.kinds.append(kind)
         self.htmls.append(inner)
+        self.seen_chars += length
         self.total_chars += length
         self.total_links += links
         if kind in _LIST_ITEM_KINDS:
@@ -748,10 +755,13 @@ class _Walker:
         self.roots.add(root.mem_id)
         stack: list[tuple[LexborNode, Iterator[LexborNode], tuple[int, ...] | None]] = []
         self._enter(root, stack)
-        buf = self.buf
+        # flush() empties these lists in place, so the aliases stay good.
+        buf, hbuf = self.buf, self.hbuf
+        visited = self.visited
         while stack:
-            self.visited += 1
-            if self.visited > MAX_WALKED_NODES or self.raw_chars > MAX_RAW_CHARS:
+            visited += 1
+            if visited > MAX_WALKED_NODES or self.raw_chars > MAX_RAW_CHARS:
+                self.visited = visited
                 self.truncated = True
                 return  # a garbage page: keep what was read so far
             node, children, snap = stack[-1]
@@ -759,29 +769,31 @@ class _Walker:
             if child is None:
                 stack.pop()
                 self._exit(node, snap)
-                buf = self.buf
                 continue
             tag = child.tag
             if tag == "-text":
+                # Whitespace between blocks (checked without decoding it) only counts inside a line.
+                if not buf and child.is_empty_text_node:
+                    continue
                 value = child.text_content
                 if value:
                     if len(value) > MAX_RAW_CHARS:
                         value = value[:MAX_RAW_CHARS]
                     self.raw_chars += len(value)
                     buf.append(value)
-                    self.hbuf.append(escape(value, quote=False))
+                    hbuf.append(escape(value, quote=False) if "&" in value or "<" in value or ">" in value else value)
                     if self.in_link:
                         self.link_chars += len(value.strip())
             elif tag == "br":
                 buf.append(_LINE_BREAK)
-                self.hbuf.append("<br>")
+                hbuf.append("<br>")
             elif tag == "img":
                 self._image(child)
             elif tag is None or tag[0] == "-":
                 continue
             else:
                 self._enter(child, stack)
-                buf = self.buf
+        self.visited = visited
 
     def _image(self, node: LexborNode) -> None:
         self.total_img += 1
@@ -881,15 +893,17 @@ class _Walker:
         self.flush()
         if not self.texts:
             return [], [], []
-        # One clean_text call for all paragraphs: its cost is per character, and
-        # per call overhead adds up over hundreds of paragraphs.
-        joined = _PARAGRAPH_SEPARATOR.join(self.texts).replace(_LINE_BREAK, "\n")
-        cleaned = clean_text(joined, multiline=True).split(_PARAGRAPH_SEPARATOR)
+        # Lines come out of flush() with their spaces collapsed: most need nothing more (checked at
+        # C speed), the others go through clean_text.
+        cleaned = [
+            t
+            if t.isprintable() and "&" not in t and (t.isascii() or unicodedata.is_normalized("NFC", t))
+            else clean_text(t.replace(_LINE_BREAK, "\n"), multiline=True)
+            for t in self.texts
+        ]
         texts: list[str] = []
         kinds: list[str] = []
         htmls: list[str] = []
-        if len(cleaned) != len(self.texts):  # clean_text never drops the separator; belt and braces
-            cleaned = [clean_text(t.replace(_LINE_BREAK, "\n"), multiline=True) for t in self.texts]
         for text, kind, inner in zip(cleaned, self.kinds, self.htmls, strict=True):
             text = text.strip()
             if kind == "img":
@@ -976,15 +990,19 @@ def _render_html(kinds: list[str], htmls: list[str]) -> str:
 # ---------------------------------------------------------------------------
 
 
-def _walk_to_body(nodes: list[LexborNode], weights: dict[int, float], source: str) -> Body:
+def _walk(nodes: list[LexborNode], weights: dict[int, float]) -> _Walker:
+    """Read `nodes` in order; read them again without dropping containers if that dropped most of their text."""
     walker = _Walker(weights)
     for node in nodes:
         walker.walk(node)
-    available = sum(len(" ".join(node.text()[:MAX_RAW_CHARS].split())) for node in nodes)
-    if not walker.truncated and walker.total_chars < available * MIN_KEPT_SHARE:
+    if not walker.truncated and walker.total_chars < walker.seen_chars * MIN_KEPT_SHARE:
         walker = _Walker(weights, conditional=False)
         for node in nodes:
             walker.walk(node)
+    return walker
+
+
+def _to_body(walker: _Walker, source: str) -> Body:
     texts, kinds, htmls = walker.result()
     paragraphs = tuple(t for t in texts if t)
     if not paragraphs:
@@ -992,7 +1010,8 @@ def _walk_to_body(nodes: list[LexborNode], weights: dict[int, float], source: st
     return Body(paragraphs, _render_html(kinds, htmls), source)
 
 
-_JUNK_SELECTOR = ", ".join(sorted(JUNK_TAGS))
+def _walk_to_body(nodes: list[LexborNode], weights: dict[int, float], source: str) -> Body:
+    return _to_body(_walk(nodes, weights), source)
 
 
 def _extract_dom(tree: LexborHTMLParser) -> Body:
@@ -1000,15 +1019,17 @@ def _extract_dom(tree: LexborHTMLParser) -> Body:
     if root is None:
         return EMPTY_BODY
     leads: list[LexborNode] = []
-    weights = _remove_boilerplate(root, leads)
+    weights, page_prose = _remove_boilerplate(root, leads)
     picked = _pick(root, weights)
     if leads:
         picked[:0] = _leads_before(picked, leads, root)
-    body = _walk_to_body(picked, weights, "dom")
-    prose = _prose(root)
-    if sum(map(len, body.paragraphs)) < prose * FALLBACK_SHARE:
-        return _walk_to_body([_prose_container(root, prose)], weights, "dom")
-    return body
+    walker = _walk(picked, weights)
+    # The prose left after removal is at most the page's prose measured before it.
+    if walker.total_chars < page_prose * FALLBACK_SHARE:
+        prose = _prose(root)
+        if walker.total_chars < prose * FALLBACK_SHARE:
+            walker = _walk([_prose_container(root, prose)], weights)
+    return _to_body(walker, "dom")
 
 
 # ---------------------------------------------------------------------------
@@ -1035,7 +1056,7 @@ def _jsonld_to_body(value: str) -> Body:
         root = LexborHTMLParser(value).body
         if root is None:
             return Body((), "", "jsonld")
-        for node in root.css(_JUNK_SELECTOR):
+        for node in reversed(root.css(_JUNK_SELECTOR)):
             node.decompose()
         return _walk_to_body([root], {}, "jsonld")
     text = clean_text(value.replace("\r\n", "\n"), multiline=True)
