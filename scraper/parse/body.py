@@ -45,7 +45,7 @@ _JUNK_SELECTOR = ", ".join(sorted(JUNK_TAGS))
 # HTML5 elements that hold site chrome rather than article text: menus, page
 # and article headers (title, byline, date), footers, side notes. Removed
 # unless they hold most of the page (REMOVE_GUARD_SHARE).
-CHROME_TAGS = frozenset({"nav", "footer", "aside", "header", "menu"})
+CHROME_TAGS = frozenset({"nav", "footer", "aside", "header", "menu", "form"})
 
 # ARIA roles that are by definition not the main content.
 CHROME_ROLES = frozenset(
@@ -1038,12 +1038,8 @@ def _extract_dom(tree: LexborHTMLParser) -> Body:
 
 # A JSON-LD articleBody shorter than this many words is a summary, not the body.
 JSONLD_MIN_WORDS = 30
-# When the DOM yields at least this many times more words than the JSON-LD
-# body, and the JSON-LD text is part of the DOM text, the JSON-LD body is a teaser.
-JSONLD_TEASER_RATIO = 1.6
-# Share of the JSON-LD body's 4-word shingles that must occur in the DOM text
-# for "is part of the DOM text".
-JSONLD_CONTAINED_SHARE = 0.8
+# The JSON-LD body is used when the DOM body has fewer words than this share of it.
+JSONLD_PREFER_SHARE = 0.7
 # Markup inside articleBody (some CMSes put the HTML there).
 _MARKUP_RE = re.compile(r"<(?:p|div|br|h[1-6]|ul|ol|li|a|strong|em|b|i|span|blockquote|figure|img|body)\b[^>]*>", re.I)
 # A body that ends like this was cut short.
@@ -1065,29 +1061,22 @@ def _jsonld_to_body(value: str) -> Body:
     return Body(paragraphs, html, "jsonld")
 
 
-def _shingle_set(text: str) -> set[tuple[str, ...]]:
-    words = _WORD_RE.findall(text)
-    return {tuple(words[i : i + 4]) for i in range(max(1, len(words) - 3))}
-
-
 def _prefer_jsonld(ld: Body, dom: Body) -> bool:
-    """Whether the JSON-LD body is plausible and at least as complete as the DOM's."""
+    """Whether the JSON-LD body should stand for the page's: it is plausible, and the page's own text
+    came out much shorter (the article sits in a script, or behind markup the DOM pass missed).
+
+    Otherwise the DOM body wins: JSON-LD bodies often lack the lead, the subheadings and the lists.
+    """
     ld_text = ld.text
     ld_words = len(_WORD_RE.findall(ld_text))
     if ld_words < JSONLD_MIN_WORDS:
         return False
     if not dom.paragraphs:
         return True
-    dom_text = dom.text
-    dom_words = len(_WORD_RE.findall(dom_text))
+    dom_words = len(_WORD_RE.findall(dom.text))
     if _TRUNCATED_RE.search(ld_text) and dom_words > ld_words:
         return False
-    if dom_words >= ld_words * JSONLD_TEASER_RATIO:
-        ld_shingles = _shingle_set(ld_text)
-        shared = len(ld_shingles & _shingle_set(dom_text))
-        if shared >= len(ld_shingles) * JSONLD_CONTAINED_SHARE:
-            return False
-    return True
+    return dom_words < ld_words * JSONLD_PREFER_SHARE
 
 
 def extract_body(tree: LexborHTMLParser, *, jsonld_body: str | None = None) -> Body:
