@@ -7,6 +7,8 @@ from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from scraper.errors import BadDate
+
 # Month words by their first letters. Russian and English forms are matched by a
 # stem because they decline ("марта", "мартовский" never appears in a date);
 # May is listed whole because "ма" would also catch Kazakh мамыр/маусым.
@@ -92,10 +94,6 @@ class ParsedDate(NamedTuple):
     has_year: bool = True
     #: True when the text was relative to the fetch time ("Вчера", "5 минут назад").
     relative: bool = False
-
-
-class BadDate(ValueError):
-    """Text that looks like a date but cannot be one (25:99, 31 February)."""
 
 
 def month_number(word: str) -> int | None:

@@ -7,14 +7,7 @@ from collections.abc import Callable
 
 import brotli
 
-
-class TooLarge(Exception):
-    """The decompressed body would exceed the cap."""
-
-
-class CorruptEncoding(Exception):
-    """The body is not valid data in its declared Content-Encoding."""
-
+from scraper.errors import BodyTooLarge, CorruptEncoding
 
 # One stage takes a compressed chunk (b"" means "drain") and returns what it could inflate,
 # never more than `step` bytes per call of the underlying decoder.
@@ -31,7 +24,7 @@ def _zlib_stage(wbits: int, step: int, budget: Callable[[], int]) -> _Stage:
             while True:
                 out += chunk
                 if len(out) > budget():
-                    raise TooLarge
+                    raise BodyTooLarge
                 if not decoder.unconsumed_tail:
                     break
                 chunk = decoder.decompress(decoder.unconsumed_tail, step)
@@ -67,12 +60,12 @@ def _brotli_stage(step: int, budget: Callable[[], int]) -> _Stage:
             out += decoder.process(data, output_buffer_limit=step)
             while not decoder.can_accept_more_data() and not decoder.is_finished():
                 if len(out) > budget():
-                    raise TooLarge
+                    raise BodyTooLarge
                 out += decoder.process(b"", output_buffer_limit=step)
         except brotli.error as exc:
             raise CorruptEncoding(str(exc)) from exc
         if len(out) > budget():
-            raise TooLarge
+            raise BodyTooLarge
         return bytes(out)
 
     return feed
@@ -104,12 +97,12 @@ class BoundedDecoder:
         return self.cap - self.size
 
     def feed(self, data: bytes) -> None:
-        """Decode one raw chunk; raise TooLarge once the output passes the cap."""
+        """Decode one raw chunk; raise BodyTooLarge once the output passes the cap."""
         for stage in self._stages:
             data = stage(data)
         self.size += len(data)
         if self.size > self.cap:
-            raise TooLarge
+            raise BodyTooLarge
         if data:
             self._chunks.append(data)
 
@@ -121,6 +114,6 @@ class BoundedDecoder:
                 data = stage(data)
             self.size += len(data)
             if self.size > self.cap:
-                raise TooLarge
+                raise BodyTooLarge
             self._chunks.append(data)
         return b"".join(self._chunks)

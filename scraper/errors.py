@@ -1,16 +1,64 @@
-"""The project's exception hierarchy; every message says what failed, where, and how to fix it.
+"""The exception hierarchy and the closed set of ledger error codes; messages say what failed, where, how to fix.
 
 ScrapeError
-├── UsageError            bad input from the user: a URL with another scheme, an unknown profile
+├── UsageError            bad input from the user: a URL with another scheme, an unknown profile, a bad number
 ├── FetchError            a request that produced no usable response (has .url and .kind)
-│   ├── BlockedURLError   refused before connecting: scheme, private address, URL too long
+│   ├── BlockedURLError   refused before connecting: scheme, private address, malformed URL, URL too long
 │   └── HTTPStatusError   the server answered with an error status (has .status)
-├── ParseError            a page with no article in it (has .url)
+├── ParseError            a page with no article in it (has .url and .kind)
+├── ContentError          content of a fetched page that cannot be read safely (caught by the stage that reads it)
+│   ├── FeedError         an RSS/Atom feed refused or unreadable
+│   ├── SitemapError      a sitemap refused or unreadable
+│   ├── BodyTooLarge      a body that inflates past the size cap
+│   ├── CorruptEncoding   a body that is not valid data in its Content-Encoding
+│   └── BadDate           text that looks like a date but cannot be one (25:99, 31 February)
 ├── ConfigError           a broken schedule or profile file (has .path and .key)
-└── StoreError            the archive cannot be opened or written (has .path)
+├── StoreError            the archive cannot be opened or written (has .path)
+│   └── NotAnArchive      a SQLite file of another application, refused
+└── LockedError           another process already holds a lock (has .path)
+    ├── SchedulerLocked   another scheduler serves this archive
+    └── CrawlLocked       another crawl of this schedule writes to this archive
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorKind(StrEnum):
+    """The closed set of codes stored in `fetches.error_kind`: what became of a request."""
+
+    # Refused before any connection.
+    BAD_URL = "bad_url"
+    BLOCKED_SCHEME = "blocked_scheme"
+    BLOCKED_ADDRESS = "blocked_address"
+    DNS_ERROR = "dns_error"
+    # No usable response.
+    TIMEOUT = "timeout"
+    CONNECT_ERROR = "connect_error"
+    CONNECTION_RESET = "connection_reset"
+    TRUNCATED = "truncated"
+    PROTOCOL_ERROR = "protocol_error"
+    HTTP_ERROR = "http_error"
+    REDIRECT_LOOP = "redirect_loop"
+    TOO_MANY_REDIRECTS = "too_many_redirects"
+    TOO_LARGE = "too_large"
+    BAD_ENCODING = "bad_encoding"
+    # A response that carries no article.
+    HTTP_STATUS = "http_status"
+    NOT_HTML = "not_html"
+    EMPTY_BODY = "empty_body"
+    HOSTILE_HTML = "hostile_html"
+    BLOCKED = "blocked"
+    SOFT404 = "soft404"
+    NO_ARTICLE = "no_article"
+    BAD_FEED = "bad_feed"
+    BAD_SITEMAP = "bad_sitemap"
+    # Not requested at all.
+    ROBOTS = "robots"
+    CRAWL_DELAY = "crawl_delay"
+    # Anything else that went wrong with this one URL (a bug, a pathological page): the URL fails alone.
+    INTERNAL = "internal"
 
 
 class ScrapeError(Exception):
@@ -22,9 +70,9 @@ class UsageError(ScrapeError):
 
 
 class FetchError(ScrapeError):
-    """A fetch that failed; `kind` is a short closed-set code stored in the fetch ledger."""
+    """A fetch that failed; `kind` is the code stored in the fetch ledger."""
 
-    def __init__(self, message: str, *, url: str, kind: str, status: int | None = None) -> None:
+    def __init__(self, message: str, *, url: str, kind: ErrorKind, status: int | None = None) -> None:
         super().__init__(message)
         self.url = url
         self.kind = kind
@@ -38,14 +86,41 @@ class BlockedURLError(FetchError):
 class HTTPStatusError(FetchError):
     """The server answered, but with a status that carries no article."""
 
+    def __init__(self, *, url: str, final_url: str, status: int) -> None:
+        super().__init__(f"{final_url} answered HTTP {status}.", url=url, kind=ErrorKind.HTTP_STATUS, status=status)
+
 
 class ParseError(ScrapeError):
     """A fetched page in which no article could be found; `kind` is its ledger code."""
 
-    def __init__(self, message: str, *, url: str, kind: str = "no_article") -> None:
+    def __init__(self, message: str, *, url: str, kind: ErrorKind = ErrorKind.NO_ARTICLE) -> None:
         super().__init__(message)
         self.url = url
         self.kind = kind
+
+
+class ContentError(ScrapeError, ValueError):
+    """Content that cannot be read safely; the stage reading it turns it into a ledger row or a warning."""
+
+
+class FeedError(ContentError):
+    """A feed that cannot be read safely."""
+
+
+class SitemapError(ContentError):
+    """A sitemap that cannot be read safely."""
+
+
+class BodyTooLarge(ContentError):
+    """The decompressed body would exceed the cap."""
+
+
+class CorruptEncoding(ContentError):
+    """The body is not valid data in its declared Content-Encoding."""
+
+
+class BadDate(ContentError):
+    """Text that looks like a date but cannot be one (25:99, 31 February)."""
 
 
 class ConfigError(ScrapeError):
@@ -63,3 +138,31 @@ class StoreError(ScrapeError):
     def __init__(self, message: str, *, path: str) -> None:
         super().__init__(message)
         self.path = path
+
+
+class NotAnArchive(StoreError):
+    """A SQLite file that belongs to another application: never written to."""
+
+    def __init__(self, *, path: str, tables: list[str]) -> None:
+        shown = ", ".join(tables[:5]) + (", …" if len(tables) > 5 else "")
+        super().__init__(
+            f"{path} is a SQLite file of another application (tables: {shown}), not an archive; "
+            "it was not changed. Choose another --db.",
+            path=path,
+        )
+
+
+class LockedError(ScrapeError):
+    """A lock that another process holds."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class SchedulerLocked(LockedError):
+    """Another scheduler already serves this archive."""
+
+
+class CrawlLocked(LockedError):
+    """Another crawl of the same schedule is writing to this archive."""

@@ -14,8 +14,8 @@ import httpcore
 import httpx
 
 from scraper import charset, settings
-from scraper.decompress import BoundedDecoder, CorruptEncoding, TooLarge
-from scraper.errors import BlockedURLError, FetchError
+from scraper.decompress import BoundedDecoder
+from scraper.errors import BlockedURLError, BodyTooLarge, CorruptEncoding, ErrorKind, FetchError
 from scraper.models import Page
 from scraper.netguard import Resolver, resolve_checked, system_resolver
 from scraper.urls import check_hop
@@ -156,38 +156,42 @@ class Fetcher:
             raise FetchError(
                 f"Fetching {url} took longer than the {self.policy.total_timeout:g} s allowed in total.",
                 url=url,
-                kind="timeout",
+                kind=ErrorKind.TIMEOUT,
             ) from None
         except FetchError:
             raise
         except httpx.TimeoutException as exc:
-            raise FetchError(f"Fetching {url} timed out ({type(exc).__name__}).", url=url, kind="timeout") from exc
+            raise FetchError(
+                f"Fetching {url} timed out ({type(exc).__name__}).", url=url, kind=ErrorKind.TIMEOUT
+            ) from exc
         except httpx.ConnectError as exc:
             raise FetchError(
                 f"Could not connect to {url}: {_reason(exc, 'connection refused')}.",
                 url=url,
-                kind="connect_error",
+                kind=ErrorKind.CONNECT_ERROR,
             ) from exc
         except httpx.RemoteProtocolError as exc:
             if "Invalid URL in location header" in str(exc):
                 # httpx refuses to even represent the redirect target: it is refused, not followed.
                 raise BlockedURLError(
-                    f"Refused the redirect from {url}: {_reason(exc, 'invalid location')}.", url=url, kind="bad_url"
+                    f"Refused the redirect from {url}: {_reason(exc, 'invalid location')}.",
+                    url=url,
+                    kind=ErrorKind.BAD_URL,
                 ) from exc
             truncated = "complete message body" in str(exc)
             raise FetchError(
                 f"The server broke the HTTP exchange for {url}: {_reason(exc, 'invalid response')}.",
                 url=url,
-                kind="truncated" if truncated else "protocol_error",
+                kind=ErrorKind.TRUNCATED if truncated else ErrorKind.PROTOCOL_ERROR,
             ) from exc
         except (httpx.ReadError, httpx.WriteError) as exc:
             raise FetchError(
                 f"The connection for {url} was reset: {_reason(exc, 'connection reset by peer')}.",
                 url=url,
-                kind="connection_reset",
+                kind=ErrorKind.CONNECTION_RESET,
             ) from exc
         except httpx.HTTPError as exc:
-            raise FetchError(f"Fetching {url} failed: {exc}.", url=url, kind="http_error") from exc
+            raise FetchError(f"Fetching {url} failed: {exc}.", url=url, kind=ErrorKind.HTTP_ERROR) from exc
 
     async def _follow(
         self,
@@ -205,7 +209,7 @@ class Fetcher:
                 request = self._client.build_request("GET", current, headers=headers)
             except httpx.InvalidURL as exc:
                 raise BlockedURLError(
-                    f"Refused {current}: it is not a valid URL ({exc}).", url=current, kind="bad_url"
+                    f"Refused {current}: it is not a valid URL ({exc}).", url=current, kind=ErrorKind.BAD_URL
                 ) from None
             try:
                 response = await self._client.send(request, stream=True)
@@ -214,7 +218,7 @@ class Fetcher:
                 raise BlockedURLError(
                     f"Refused the redirect from {current}: its Location is not a URL to follow ({exc}).",
                     url=current,
-                    kind="bad_url",
+                    kind=ErrorKind.BAD_URL,
                 ) from None
             except BlockedURLError as exc:
                 # The guard only knows host and port; name the URL the user will recognise.
@@ -227,13 +231,13 @@ class Fetcher:
                     hops.append(current)
                     if target in hops:
                         raise FetchError(
-                            f"{url} redirects in a loop (back to {target}).", url=url, kind="redirect_loop"
+                            f"{url} redirects in a loop (back to {target}).", url=url, kind=ErrorKind.REDIRECT_LOOP
                         )
                     if len(hops) > self.policy.max_redirects:
                         raise FetchError(
                             f"{url} redirected more than {self.policy.max_redirects} times.",
                             url=url,
-                            kind="too_many_redirects",
+                            kind=ErrorKind.TOO_MANY_REDIRECTS,
                         )
                     if _origin(target) != _origin(current):
                         headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIAL_HEADERS}
@@ -256,7 +260,6 @@ class Fetcher:
                 content_type=_media_type(content_type),
                 fetched_at=datetime.now(UTC),
                 elapsed_ms=round((time.perf_counter() - started) * 1000),
-                redirects=tuple(hops),
             )
 
     async def _read_body(self, response: httpx.Response, url: str) -> bytes:
@@ -267,20 +270,20 @@ class Fetcher:
             raise FetchError(
                 f"{url} is {int(declared):,} bytes, more than the {cap:,}-byte cap.",
                 url=url,
-                kind="too_large",
+                kind=ErrorKind.TOO_LARGE,
             )
         try:
             decoder = BoundedDecoder(encoding, cap=cap, step=settings.DECOMPRESS_STEP)
             async for chunk in response.aiter_raw():
                 decoder.feed(chunk)
             return decoder.finish()
-        except TooLarge:
+        except BodyTooLarge:
             raise FetchError(
-                f"{url} is larger than the {cap:,}-byte cap once decompressed.", url=url, kind="too_large"
+                f"{url} is larger than the {cap:,}-byte cap once decompressed.", url=url, kind=ErrorKind.TOO_LARGE
             ) from None
         except CorruptEncoding as exc:
             raise FetchError(
                 f"{url} has a body that is not valid {encoding or 'data'}: {exc}.",
                 url=url,
-                kind="bad_encoding",
+                kind=ErrorKind.BAD_ENCODING,
             ) from exc

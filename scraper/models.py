@@ -5,8 +5,51 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from functools import cached_property
 from typing import Any, NamedTuple
+
+from scraper.errors import ErrorKind
+
+
+class Purpose(StrEnum):
+    """Why a URL is fetched: the kind of a frontier entry and the `purpose` of a ledger row."""
+
+    ROBOTS = "robots"
+    FEED = "feed"
+    SITEMAP = "sitemap"
+    LISTING = "listing"
+    ARTICLE = "article"
+    REVISIT = "revisit"
+
+    @property
+    def is_article(self) -> bool:
+        """Tell whether a page fetched for this purpose is archived as an article."""
+        return self in (Purpose.ARTICLE, Purpose.REVISIT)
+
+
+class Origin(StrEnum):
+    """Where a field's value came from (`field_sources`, `published_from`)."""
+
+    PROFILE = "profile"
+    JSONLD = "jsonld"
+    META = "meta"
+    DOM = "dom"
+    VISIBLE = "visible"
+    URL = "url"
+    #: A year-less visible date whose year was inferred from the fetch time.
+    INFERRED = "inferred"
+
+
+class ParseStatus(StrEnum):
+    """How complete a parsed article is."""
+
+    #: A title and body text.
+    OK = "ok"
+    #: A title but no text (a video, a paywall), or a page cut off before its end.
+    PARTIAL = "partial"
+    #: No title: not taken for an article.
+    EMPTY = "empty"
 
 
 @dataclass(frozen=True)
@@ -25,7 +68,6 @@ class Page:
     content_type: str
     fetched_at: datetime
     elapsed_ms: int = 0
-    redirects: tuple[str, ...] = ()
 
     @cached_property
     def sha256(self) -> str:
@@ -49,14 +91,12 @@ class FetchRecord:
     bytes: int = 0
     elapsed_ms: int = 0
     error: str | None = None
-    #: A closed set: timeout, connect_error, http_status, too_large, not_html, no_article, ...
-    error_kind: str | None = None
+    error_kind: ErrorKind | None = None
     content_type: str | None = None
     encoding: str | None = None
     encoding_source: str | None = None
     page_hash: str | None = None
-    #: article, listing, feed, sitemap, robots.
-    purpose: str = "article"
+    purpose: Purpose = Purpose.ARTICLE
 
 
 class BodyPart(NamedTuple):
@@ -75,7 +115,7 @@ class DateCandidate(NamedTuple):
     """A date string found in a page, with where it was found."""
 
     raw: str
-    origin: str  # meta, jsonld, visible
+    origin: Origin
 
 
 @dataclass
@@ -94,15 +134,14 @@ class RawArticle:
     tags: list[str] = field(default_factory=list)
     language: str | None = None
     canonical_href: str | None = None
-    site_name: str | None = None
     #: Already cleaned with text.clean_text, in order, none empty.
     body_paragraphs: list[str] = field(default_factory=list)
     #: The body as HTML blocks, in order; sanitize.render_body() turns them into body_html.
     body_parts: list[BodyPart] = field(default_factory=list)
     #: Problems met while reading (e.g. bidi controls removed), carried into the record's warnings.
     warnings: list[str] = field(default_factory=list)
-    #: field name -> where its value came from (profile, jsonld, meta, dom, ...).
-    field_sources: dict[str, str] = field(default_factory=dict)
+    #: field name -> where its value came from.
+    field_sources: dict[str, Origin] = field(default_factory=dict)
     profile: str = "generic"
 
 
@@ -151,7 +190,7 @@ class Article:
     author: str | None = None
     published_at: str | None = None
     published_raw: str | None = None
-    published_from: str | None = None
+    published_from: Origin | None = None
     modified_at: str | None = None
     views: int | None = None
     photo_credit: str | None = None
@@ -161,10 +200,9 @@ class Article:
     language: str | None = None
     body_text: str = ""
     body_html: str = ""
-    #: ok (title and body), partial (a title but no text, or a page cut off), empty (no title).
-    parse_status: str = "ok"
+    parse_status: ParseStatus = ParseStatus.OK
     profile: str = "generic"
-    field_sources: dict[str, str] = field(default_factory=dict)
+    field_sources: dict[str, Origin] = field(default_factory=dict)
     #: Values that were present but unusable (a date of 25:99, a negative counter), kept for the reader.
     warnings: list[str] = field(default_factory=list)
     fetched_at: str = ""
@@ -181,7 +219,7 @@ class Discovered:
     """A URL found on a listing page, feed or sitemap, to be queued in the frontier."""
 
     url: str
-    kind: str  # listing, feed, sitemap, article, revisit
+    kind: Purpose
     depth: int = 0
     #: A sitemap's lastmod, so an archived article that changed since its last fetch is re-visited now.
     lastmod: str | None = None
@@ -193,7 +231,7 @@ class FrontierItem:
 
     schedule: str
     url: str
-    kind: str
+    kind: Purpose
     depth: int
     tries: int
     etag: str | None = None

@@ -6,7 +6,7 @@ import ipaddress
 import socket
 from collections.abc import Awaitable, Callable
 
-from scraper.errors import BlockedURLError
+from scraper.errors import BlockedURLError, ErrorKind
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 #: host, port -> every address the name resolves to; tests pass a stub.
@@ -137,10 +137,10 @@ async def resolve_checked(host: str, port: int, *, resolver: Resolver, url: str)
         raise BlockedURLError(
             f"Could not resolve the host {host!r} of {url}: {exc.strerror or exc}.",
             url=url,
-            kind="dns_error",
+            kind=ErrorKind.DNS_ERROR,
         ) from exc
     if not addresses:
-        raise BlockedURLError(f"The host {host!r} of {url} has no address.", url=url, kind="dns_error")
+        raise BlockedURLError(f"The host {host!r} of {url} has no address.", url=url, kind=ErrorKind.DNS_ERROR)
     for address in addresses:
         reason = blocked_reason(address)
         if reason:
@@ -149,6 +149,6 @@ async def resolve_checked(host: str, port: int, *, resolver: Resolver, url: str)
                 "(pass --allow-private, set allow_private = true in the schedule, or SCRAPE_ALLOW_PRIVATE=1 "
                 "to allow it).",
                 url=url,
-                kind="blocked_address",
+                kind=ErrorKind.BLOCKED_ADDRESS,
             )
     return addresses[0]

@@ -6,8 +6,9 @@ import re
 from datetime import datetime, timedelta
 
 from scraper import settings
-from scraper.dates import BadDate, ParsedDate, infer_year, parse_date
-from scraper.models import Article, DateCandidate, RawArticle
+from scraper.dates import ParsedDate, infer_year, parse_date
+from scraper.errors import BadDate
+from scraper.models import Article, DateCandidate, Origin, ParseStatus, RawArticle
 from scraper.profiles import Profile
 from scraper.sanitize import render_body
 from scraper.text import clean_text, has_bidi_controls, join_paragraphs
@@ -105,14 +106,14 @@ def _first_date(
 
 def _settle_dates(
     raw: RawArticle, profile: Profile, now: datetime, warnings: list[str]
-) -> tuple[str | None, str | None, str | None, str | None]:
+) -> tuple[str | None, str | None, Origin | None, str | None]:
     """Return published_at, published_raw, published_from, modified_at; `now` is the fetch time in the site's zone.
 
     In the site's zone, a year-less date gets the site's year (it differs from UTC's on New Year's night),
     and comparing dates of one zone needs no offset lookups.
     """
-    visible = [c for c in raw.published if c.origin == "visible"]
-    machine = [c for c in raw.published if c.origin != "visible"]
+    visible = [c for c in raw.published if c.origin == Origin.VISIBLE]
+    machine = [c for c in raw.published if c.origin != Origin.VISIBLE]
     published_raw = visible[0].raw if visible else (machine[0].raw if machine else None)
     modified = _first_date(raw.modified, profile, now, warnings, "modified")
     modified_value = modified[0].value if modified else None
@@ -120,7 +121,7 @@ def _settle_dates(
         modified_value = infer_year(modified[0], now=now)
 
     published_value: datetime | None = None
-    published_from: str | None = None
+    published_from: Origin | None = None
     found = _first_date(machine, profile, now, warnings, "published")
     if found and found[0].has_year:
         published_value, published_from = found[0].value, found[1].origin
@@ -129,13 +130,13 @@ def _settle_dates(
         if found:
             parsed = found[0]
             if parsed.has_year:
-                published_value, published_from = parsed.value, "visible"
+                published_value, published_from = parsed.value, Origin.VISIBLE
             else:
                 # A year from the page's own metadata beats a guess from the fetch time.
-                hint = next((c for c in raw.modified if c.origin != "visible"), None)
+                hint = next((c for c in raw.modified if c.origin != Origin.VISIBLE), None)
                 hint_value = modified_value if hint is not None and modified and modified[0].has_year else None
                 published_value = infer_year(parsed, now=now, hint=hint_value)
-                published_from = "visible" if hint_value is not None else "inferred"
+                published_from = Origin.VISIBLE if hint_value is not None else Origin.INFERRED
     if published_value and published_value > now + _FUTURE_SLACK:
         warnings.append(f"published: {published_value.isoformat()} is in the future; ignored")
         published_value, published_from = None, None
@@ -190,7 +191,7 @@ def normalize(raw: RawArticle, *, url: str, profile: Profile, fetched_at: dateti
     language = normalize_language(raw.language) or profile.language
     # Text without any title is not taken for an article: it is what binary junk
     # or a bare error page decodes to. A title without text (a video, a paywall) is partial.
-    status = "ok" if title and body_text else ("partial" if title else "empty")
+    status = ParseStatus.OK if title and body_text else (ParseStatus.PARTIAL if title else ParseStatus.EMPTY)
 
     return Article(
         url=url,

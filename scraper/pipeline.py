@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from scraper.errors import FetchError, HTTPStatusError, ParseError
+from scraper.errors import ErrorKind, FetchError, HTTPStatusError, ParseError
 from scraper.fetch import Fetcher
 from scraper.guard import not_an_article, refusal_reason
-from scraper.models import Article, FetchRecord, Page
+from scraper.models import Article, FetchRecord, Page, ParseStatus, Purpose
 from scraper.normalize import normalize
 from scraper.parse import parse_html
 from scraper.profiles import Profile, get_profile, profile_for_url
@@ -32,7 +32,7 @@ def choose_profile(url: str, name: str | None) -> Profile:
 
 
 def ledger_row(
-    page: Page, *, purpose: str = "article", error: str | None = None, kind: str | None = None
+    page: Page, *, purpose: Purpose = Purpose.ARTICLE, error: str | None = None, kind: ErrorKind | None = None
 ) -> FetchRecord:
     """The fetch ledger row of a response that arrived."""
     return FetchRecord(
@@ -52,7 +52,7 @@ def ledger_row(
     )
 
 
-def failure_row(url: str, exc: FetchError, *, purpose: str = "article") -> FetchRecord:
+def failure_row(url: str, exc: FetchError, *, purpose: Purpose = Purpose.ARTICLE) -> FetchRecord:
     """The fetch ledger row of a request that got no usable response."""
     return FetchRecord(
         url=url,
@@ -73,26 +73,30 @@ def is_cut_off(text: str) -> bool:
 def parse_page(page: Page, profile: Profile) -> Article:
     """Parse and normalize a fetched page; ParseError if it holds no article at all."""
     if not page.is_html:
-        raise ParseError(f"{page.final_url} is {page.content_type}, not an HTML page.", url=page.url, kind="not_html")
+        raise ParseError(
+            f"{page.final_url} is {page.content_type}, not an HTML page.", url=page.url, kind=ErrorKind.NOT_HTML
+        )
     if not page.text.strip():
-        raise ParseError(f"{page.final_url} returned an empty page.", url=page.url, kind="empty_body")
+        raise ParseError(f"{page.final_url} returned an empty page.", url=page.url, kind=ErrorKind.EMPTY_BODY)
     if reason := refusal_reason(page.text):
-        raise ParseError(f"Refused to parse {page.final_url}: {reason}.", url=page.url, kind="hostile_html")
+        raise ParseError(f"Refused to parse {page.final_url}: {reason}.", url=page.url, kind=ErrorKind.HOSTILE_HTML)
     article = normalize(parse_html(page.text, profile), url=page.url, profile=profile, fetched_at=page.fetched_at)
     verdict = not_an_article(article.title, article.body_text)
     if verdict == "blocked":
         raise ParseError(
             f"{page.final_url} is a block page (a captcha or an access check), not the article.",
             url=page.url,
-            kind="blocked",
+            kind=ErrorKind.BLOCKED,
         )
     if verdict == "soft404":
         raise ParseError(
-            f'{page.final_url} is a "not found" page served with HTTP {page.status}.', url=page.url, kind="soft404"
+            f'{page.final_url} is a "not found" page served with HTTP {page.status}.',
+            url=page.url,
+            kind=ErrorKind.SOFT404,
         )
     if article.parse_status == "ok" and is_cut_off(page.text):
         # The response was complete but the document stops mid-page: never let it replace a good capture.
-        article.parse_status = "partial"
+        article.parse_status = ParseStatus.PARTIAL
         article.warnings.append("page: the HTML stops before </body> and </html>; the text may be cut off")
     if article.parse_status == "empty":
         raise ParseError(f"No article found at {page.final_url}: the page has no title.", url=page.url)
@@ -102,14 +106,9 @@ def parse_page(page: Page, profile: Profile) -> Article:
 def archive_page(archive: Archive, page: Page, profile: Profile, *, run_id: int | None = None) -> Scraped:
     """Archive an already fetched page, writing a ledger row whatever happens."""
     if page.status >= 400:
-        error = HTTPStatusError(
-            f"{page.final_url} answered HTTP {page.status}.",
-            url=page.url,
-            kind="http_status",
-            status=page.status,
-        )
+        error = HTTPStatusError(url=page.url, final_url=page.final_url, status=page.status)
         archive.record_fetch(
-            ledger_row(page, error=str(error), kind="http_status"),
+            ledger_row(page, error=str(error), kind=ErrorKind.HTTP_STATUS),
             run_id=run_id,
             gone=page.status in GONE_STATUSES,
         )

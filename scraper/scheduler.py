@@ -20,7 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from scraper.errors import ScrapeError, StoreError
+from scraper.errors import SchedulerLocked, ScrapeError, StoreError
 
 if TYPE_CHECKING:
     from scraper.config import Schedule, Trigger
@@ -81,10 +81,6 @@ def missed_run(trigger: Trigger, *, last_run: datetime | None, now: datetime) ->
     return now - last_run >= interval
 
 
-class SchedulerLocked(ScrapeError):
-    """Another scheduler already serves this archive."""
-
-
 @contextlib.contextmanager
 def scheduler_lock(db_path: Path) -> Iterator[None]:
     """Hold the archive's scheduler lock (an flock the kernel drops if the process dies, even by kill -9)."""
@@ -97,7 +93,8 @@ def scheduler_lock(db_path: Path) -> Iterator[None]:
         holder = handle.read().strip() or "another process"
         handle.close()
         raise SchedulerLocked(
-            f"Another scheduler ({holder}) already runs for {db_path}; only one may. Stop it first."
+            f"Another scheduler ({holder}) already runs for {db_path}; only one may. Stop it first.",
+            path=str(path),
         ) from None
     handle.seek(0)
     handle.truncate()

@@ -30,6 +30,7 @@ from scraper.models import (
     FrontierItem,
     FrontierUpdate,
     Page,
+    Purpose,
 )
 from scraper.urls import canonicalize
 
@@ -243,7 +244,7 @@ MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     3: _migrate_to_3,
 }
 #: Frontier kinds in the order they are fetched: discovery first, then new articles, then re-visits.
-PRIORITIES = {"robots": 0, "feed": 1, "sitemap": 2, "listing": 3, "article": 4, "revisit": 5}
+PRIORITIES = {Purpose.FEED: 1, Purpose.SITEMAP: 2, Purpose.LISTING: 3, Purpose.ARTICLE: 4, Purpose.REVISIT: 5}
 
 
 @dataclass(frozen=True)
@@ -685,7 +686,7 @@ class Archive:
             )
         return [FrontierItem(schedule, *row) for row in rows]
 
-    def recent_response(self, url: str, *, purpose: str, since: datetime) -> tuple[int, bytes, str] | None:
+    def recent_response(self, url: str, *, purpose: Purpose, since: datetime) -> tuple[int, bytes, str] | None:
         """The latest answer (status below 500) fetched for `url` since `since`: (status, body, when)."""
         row = self.db.execute(
             "SELECT f.status, p.body, f.fetched_at FROM fetches f LEFT JOIN pages p ON p.hash = f.page_hash"
@@ -777,7 +778,7 @@ class Archive:
             if entry.url in archived:
                 if not (entry.lastmod and entry.lastmod > archived[entry.url]):
                     continue
-                kind = "revisit"
+                kind = Purpose.REVISIT
             rows.append((schedule, entry.url, kind, entry.depth, PRIORITIES[kind], now, now, run_id))
         db.conn.executemany(
             "INSERT OR IGNORE INTO frontier (schedule, url, kind, depth, state, priority, due_at, tries,"

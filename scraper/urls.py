@@ -7,7 +7,7 @@ import re
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 from scraper import settings
-from scraper.errors import BlockedURLError, UsageError
+from scraper.errors import BlockedURLError, ErrorKind, UsageError
 
 ALLOWED_SCHEMES = ("http", "https")
 
@@ -49,7 +49,7 @@ def check_hop(url: str, *, origin: str) -> None:
         raise BlockedURLError(
             f"Refused the redirect from {origin} to {url}: only http and https are followed.",
             url=origin,
-            kind="blocked_scheme",
+            kind=ErrorKind.BLOCKED_SCHEME,
         )
 
 

@@ -9,7 +9,8 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from scraper.charset import decode
-from scraper.dates import BadDate, infer_year, parse_date
+from scraper.dates import infer_year, parse_date
+from scraper.errors import BadDate
 from scraper.evaluation import iter_dev_set
 from scraper.models import BodyPart, DateCandidate, RawArticle
 from scraper.normalize import normalize, normalize_language, parse_views

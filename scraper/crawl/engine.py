@@ -18,12 +18,12 @@ from urllib.parse import urlsplit
 
 from scraper import settings
 from scraper.config import Schedule
-from scraper.crawl.feeds import FeedError, feed_links
+from scraper.crawl.feeds import feed_links
 from scraper.crawl.robots import RobotsRules, rules_from_response
-from scraper.crawl.sitemaps import SitemapError, sitemap_entries
-from scraper.errors import FetchError, ParseError, StoreError
+from scraper.crawl.sitemaps import sitemap_entries
+from scraper.errors import ErrorKind, FeedError, FetchError, ParseError, SitemapError, StoreError
 from scraper.fetch import Fetcher, FetchPolicy
-from scraper.models import Discovered, FetchRecord, FrontierItem, FrontierUpdate, Page
+from scraper.models import Discovered, FetchRecord, FrontierItem, FrontierUpdate, Page, Purpose
 from scraper.netguard import Resolver, system_resolver
 from scraper.parse.links import page_links
 from scraper.pipeline import choose_profile, failure_row, ledger_row, parse_page
@@ -170,12 +170,12 @@ class Crawler:
         """Crawl until the frontier is empty, the page cap or the run deadline is reached, or `stop` is set."""
         self._run_id = self.archive.start_run(self.schedule.name, trigger=trigger, scheduled_for=scheduled_for)
         now = datetime.now(UTC)
-        seeds = [Discovered(canonicalize(u), "listing") for u in self.schedule.listings]
-        seeds += [Discovered(canonicalize(u), "feed") for u in self.schedule.feeds]
-        seeds += [Discovered(canonicalize(u), "sitemap") for u in self.schedule.sitemaps]
+        seeds = [Discovered(canonicalize(u), Purpose.LISTING) for u in self.schedule.listings]
+        seeds += [Discovered(canonicalize(u), Purpose.FEED) for u in self.schedule.feeds]
+        seeds += [Discovered(canonicalize(u), Purpose.SITEMAP) for u in self.schedule.sitemaps]
         sites = sorted({host_of(u) for u in self.schedule.start_urls})
         revisits = self.archive.due_revisits(sites, now=now, interval=self.schedule.revisit_interval)
-        seeds += [Discovered(url, "revisit") for url in revisits]
+        seeds += [Discovered(url, Purpose.REVISIT) for url in revisits]
         self.archive.seed(self.schedule.name, seeds, run_id=self._run_id)
         log.info(
             "run %d of %s: %d start URLs, %d re-visits due",
@@ -287,7 +287,7 @@ class Crawler:
         assert self._fetcher is not None
         url = f"{origin}/robots.txt"
         since = datetime.now(UTC) - ROBOTS_CACHE
-        cached = await self._db(self.archive.recent_response, url, purpose="robots", since=since)
+        cached = await self._db(self.archive.recent_response, url, purpose=Purpose.ROBOTS, since=since)
         if cached is not None:
             # RFC 9309: a robots.txt may be cached for up to 24 hours (answers, never failures).
             status, body, when = cached
@@ -298,17 +298,19 @@ class Crawler:
         try:
             page = await self._fetcher.fetch(url)
         except FetchError as exc:
-            await self._db(self.archive.record_fetch, failure_row(url, exc, purpose="robots"), run_id=self._run_id)
+            await self._db(
+                self.archive.record_fetch, failure_row(url, exc, purpose=Purpose.ROBOTS), run_id=self._run_id
+            )
             rules = rules_from_response(None, b"", error=exc.kind)
         else:
             await self._db(
-                self.archive.record_fetch, ledger_row(page, purpose="robots"), page=page, run_id=self._run_id
+                self.archive.record_fetch, ledger_row(page, purpose=Purpose.ROBOTS), page=page, run_id=self._run_id
             )
             rules = rules_from_response(page.status, page.body)
         log.info("%s: %s", origin, rules.reason)
         return rules
 
-    async def _skip(self, item: FrontierItem, reason: str, kind: str) -> None:
+    async def _skip(self, item: FrontierItem, reason: str, kind: ErrorKind) -> None:
         """A URL not fetched (robots, a deferred host): a ledger row says why, and the run goes on."""
         self.progress.skipped += 1
         record = FetchRecord(
@@ -324,7 +326,7 @@ class Crawler:
         rules = await self._rules(origin)
         if not rules.allows(item.url, self.policy.user_agent):
             reason = rules.reason if rules.mode == "disallow-all" else "robots.txt disallows it"
-            await self._skip(item, f"Skipped {item.url}: {reason}.", "robots")
+            await self._skip(item, f"Skipped {item.url}: {reason}.", ErrorKind.ROBOTS)
             return
         crawl_delay = rules.crawl_delay(self.policy.user_agent) or 0.0
         if crawl_delay > settings.MAX_CRAWL_DELAY:
@@ -332,7 +334,7 @@ class Crawler:
                 item,
                 f"Deferred {item.url}: robots.txt asks for a Crawl-delay of {crawl_delay:g} s, "
                 f"more than the {settings.MAX_CRAWL_DELAY:g} s this crawler waits.",
-                "crawl_delay",
+                ErrorKind.CRAWL_DELAY,
             )
             return
         headers: dict[str, str] = {}
@@ -360,7 +362,7 @@ class Crawler:
             error = f"{page.final_url} answered HTTP {page.status}."
             await self._failed(
                 item,
-                ledger_row(page, purpose=item.kind, error=error, kind="http_status"),
+                ledger_row(page, purpose=item.kind, error=error, kind=ErrorKind.HTTP_STATUS),
                 retryable=True,
                 wait=wait,
             )
@@ -378,7 +380,7 @@ class Crawler:
             return
         if page.status >= 400:
             error = f"{page.final_url} answered HTTP {page.status}."
-            row = ledger_row(page, purpose=item.kind, error=error, kind="http_status")
+            row = ledger_row(page, purpose=item.kind, error=error, kind=ErrorKind.HTTP_STATUS)
             gone = page.status in (404, 410) and item.kind == "revisit"
             update = FrontierUpdate(item, "done" if gone else "failed", self._run_id, error=error)
             await self._db(self.archive.record_fetch, row, gone=gone, run_id=self._run_id, frontier=update)
@@ -449,7 +451,7 @@ class Crawler:
     async def _discover(self, item: FrontierItem, page: Page) -> None:
         found: list[Discovered] = []
         error: str | None = None
-        kind = ""
+        kind: ErrorKind | None = None
         depth = item.depth + 1
         if item.kind == "listing":
             for url in page_links(page.text, page.final_url)[: settings.MAX_OUTLINKS]:
@@ -457,31 +459,31 @@ class Crawler:
                     continue
                 path = urlsplit(url).path
                 if self.schedule.article_url.search(path):
-                    found.append(Discovered(canonicalize(url), "article", depth))
+                    found.append(Discovered(canonicalize(url), Purpose.ARTICLE, depth))
                 elif self.schedule.follow and self.schedule.follow.search(path) and depth <= self.schedule.max_depth:
-                    found.append(Discovered(canonicalize(url), "listing", depth))
+                    found.append(Discovered(canonicalize(url), Purpose.LISTING, depth))
         elif item.kind == "feed":
             try:
                 links = feed_links(page.body, page.final_url)
             except FeedError as exc:
-                error, kind = f"{page.final_url}: {exc}", "bad_feed"
+                error, kind = f"{page.final_url}: {exc}", ErrorKind.BAD_FEED
                 links = []
             for url in links:
                 if _origin(url) in self.origins and self.schedule.article_url.search(urlsplit(url).path):
-                    found.append(Discovered(canonicalize(url), "article", depth))
+                    found.append(Discovered(canonicalize(url), Purpose.ARTICLE, depth))
         elif item.kind == "sitemap":
             try:
                 entries = sitemap_entries(page.body, page.final_url)
             except SitemapError as exc:
-                error, kind = f"{page.final_url}: {exc}", "bad_sitemap"
+                error, kind = f"{page.final_url}: {exc}", ErrorKind.BAD_SITEMAP
                 entries = []
             for entry in entries:
                 if _origin(entry.url) not in self.origins:
                     continue
                 if entry.is_sitemap and depth <= self.schedule.max_depth:
-                    found.append(Discovered(canonicalize(entry.url), "sitemap", depth))
+                    found.append(Discovered(canonicalize(entry.url), Purpose.SITEMAP, depth))
                 elif not entry.is_sitemap and self.schedule.article_url.search(urlsplit(entry.url).path):
-                    found.append(Discovered(canonicalize(entry.url), "article", depth, entry.lastmod))
+                    found.append(Discovered(canonicalize(entry.url), Purpose.ARTICLE, depth, entry.lastmod))
         row = ledger_row(page, purpose=item.kind, error=error, kind=kind if error else None)
         update = FrontierUpdate(item, "failed" if error else "done", self._run_id, error=error, discovered=tuple(found))
         await self._db(self.archive.record_fetch, row, run_id=self._run_id, frontier=update)

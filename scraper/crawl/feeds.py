@@ -6,6 +6,7 @@ import re
 
 import feedparser
 
+from scraper.errors import FeedError
 from scraper.urls import join
 
 #: The same bounds as a sitemap: no feed needs more.
@@ -13,10 +14,6 @@ MAX_FEED_BYTES = 50 * 1024 * 1024
 MAX_FEED_LINKS = 50_000
 # A DOCTYPE or ENTITY declaration in the prolog: the billion-laughs and XXE shapes.
 _DECLARATION = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
-
-
-class FeedError(ValueError):
-    """A feed that cannot be read safely."""
 
 
 def feed_links(body: bytes, base_url: str) -> list[str]:

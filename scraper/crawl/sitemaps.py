@@ -8,15 +8,12 @@ from datetime import UTC, datetime
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
+from scraper.errors import SitemapError
 from scraper.urls import join
 
 #: The sitemaps.org limits: 50,000 URLs and 50 MB (uncompressed) per file.
 MAX_SITEMAP_URLS = 50_000
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024
-
-
-class SitemapError(ValueError):
-    """A sitemap that cannot be read safely."""
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from scraper.models import BodyPart, DateCandidate, RawArticle
+from scraper.models import BodyPart, DateCandidate, Origin, RawArticle
 from scraper.parse import css
 from scraper.parse.blocks import split_blocks
 from scraper.parse.body import extract_body
@@ -111,22 +111,22 @@ def _read_profile_hits(hits: Hits, profile: Profile, raw: RawArticle) -> None:
             value = _value(selector, nodes[0])
             stems = label_stems.get(name)
             setattr(raw, attribute, _strip_labels(value, stems) if stems else (clean_text(value) or None))
-            sources[record_name] = "profile"
+            sources[record_name] = Origin.PROFILE
             # Cleaning here removes bidi controls before normalize could see them: say so now.
             if value and not value.isprintable() and has_bidi_controls(value):
                 raw.warnings.append(f"{record_name}: bidi control characters removed")
         elif name == "body":
             raw.body_paragraphs, raw.body_parts = split_blocks(nodes[0])
-            sources["body"] = "profile"
+            sources["body"] = Origin.PROFILE
         elif name == "tags":
             raw.tags = [clean_text(_value(selector, node)) for node in nodes]
-            sources["tags"] = "profile"
+            sources["tags"] = Origin.PROFILE
         elif text := clean_text(_value(selector, nodes[0])):
             dates = raw.published if name == "published" else raw.modified
-            dates.append(DateCandidate(text, "visible"))
+            dates.append(DateCandidate(text, Origin.VISIBLE))
 
 
-def _set(raw: RawArticle, attribute: str, value: str | None, source: str) -> None:
+def _set(raw: RawArticle, attribute: str, value: str | None, source: Origin) -> None:
     """Fill a field the profile did not match, and record where the value came from."""
     if attribute in raw.field_sources or not value or not clean_text(value):
         return
@@ -134,14 +134,14 @@ def _set(raw: RawArticle, attribute: str, value: str | None, source: str) -> Non
     raw.field_sources[attribute] = source
 
 
-def _title_from_document(tree: LexborHTMLParser) -> tuple[str | None, str]:
+def _title_from_document(tree: LexborHTMLParser) -> tuple[str | None, Origin]:
     heading = css.first(tree.root, "h1")
     if heading is not None and clean_text(heading.text(deep=True)):
-        return heading.text(deep=True), "dom"
+        return heading.text(deep=True), Origin.DOM
     title = css.first(tree.root, "title")
     if title is not None:
-        return _TITLE_SUFFIX.sub("", clean_text(title.text())), "dom"
-    return None, "dom"
+        return _TITLE_SUFFIX.sub("", clean_text(title.text())), Origin.DOM
+    return None, Origin.DOM
 
 
 def _byline(tree: LexborHTMLParser) -> str | None:
@@ -160,43 +160,42 @@ def _fill_from_metadata(tree: LexborHTMLParser, meta: Metadata, raw: RawArticle)
     missing = {"title", "lead", "author", "image_url", "tags"} - raw.field_sources.keys()
     jsonld = meta.jsonld if missing else {}
     if "title" in missing:
-        _set(raw, "title", tags.get("og:title"), "meta")
-        _set(raw, "title", jsonld_text(jsonld.get("headline")), "jsonld")
+        _set(raw, "title", tags.get("og:title"), Origin.META)
+        _set(raw, "title", jsonld_text(jsonld.get("headline")), Origin.JSONLD)
         if "title" not in raw.field_sources:
             _set(raw, "title", *_title_from_document(tree))
     if "lead" in missing:
-        _set(raw, "lead", tags.get("og:description"), "meta")
-        _set(raw, "lead", tags.get("description"), "meta")
-        _set(raw, "lead", jsonld_text(jsonld.get("description")), "jsonld")
+        _set(raw, "lead", tags.get("og:description"), Origin.META)
+        _set(raw, "lead", tags.get("description"), Origin.META)
+        _set(raw, "lead", jsonld_text(jsonld.get("description")), Origin.JSONLD)
     if "author" in missing:
-        _set(raw, "author", ", ".join(jsonld_people(jsonld.get("author"))), "jsonld")
+        _set(raw, "author", ", ".join(jsonld_people(jsonld.get("author"))), Origin.JSONLD)
         for key in ("author", "article:author", "sailthru.author", "parsely-author"):
             value = tags.get(key, "")
             if not value.startswith(("http://", "https://")):
-                _set(raw, "author", value, "meta")
+                _set(raw, "author", value, Origin.META)
         if "author" not in raw.field_sources:
-            _set(raw, "author", _byline(tree), "dom")
+            _set(raw, "author", _byline(tree), Origin.DOM)
     if "image_url" in missing:
-        _set(raw, "image_url", tags.get("og:image"), "meta")
-        _set(raw, "image_url", tags.get("twitter:image"), "meta")
-        _set(raw, "image_url", jsonld_image(jsonld.get("image")), "jsonld")
+        _set(raw, "image_url", tags.get("og:image"), Origin.META)
+        _set(raw, "image_url", tags.get("twitter:image"), Origin.META)
+        _set(raw, "image_url", jsonld_image(jsonld.get("image")), Origin.JSONLD)
     if "tags" in missing:
         keywords = jsonld.get("keywords")
         if meta.tags:
-            raw.tags, raw.field_sources["tags"] = meta.tags, "meta"
+            raw.tags, raw.field_sources["tags"] = meta.tags, Origin.META
         elif isinstance(keywords, list):
-            raw.tags, raw.field_sources["tags"] = [str(k) for k in keywords], "jsonld"
+            raw.tags, raw.field_sources["tags"] = [str(k) for k in keywords], Origin.JSONLD
         elif isinstance(keywords, str) and keywords.strip():
-            raw.tags, raw.field_sources["tags"] = keywords.split(","), "jsonld"
+            raw.tags, raw.field_sources["tags"] = keywords.split(","), Origin.JSONLD
         elif tags.get("news_keywords"):
-            raw.tags, raw.field_sources["tags"] = tags["news_keywords"].split(","), "meta"
+            raw.tags, raw.field_sources["tags"] = tags["news_keywords"].split(","), Origin.META
     raw.published[:0] = meta.published()
     if not raw.published:
         raw.published = meta.time_element()
     raw.modified[:0] = meta.modified()
     raw.language = meta.language or (jsonld_text(jsonld.get("inLanguage")) if jsonld else None)
     raw.canonical_href = meta.canonical
-    raw.site_name = tags.get("og:site_name")
 
 
 def parse_html(html: str, profile: Profile) -> RawArticle:
@@ -216,5 +215,5 @@ def parse_html(html: str, profile: Profile) -> RawArticle:
         if body.paragraphs:
             raw.body_paragraphs = list(body.paragraphs)
             raw.body_parts = [BodyPart("", body.html)]
-            raw.field_sources["body"] = body.source
+            raw.field_sources["body"] = Origin(body.source)
     return raw

@@ -8,7 +8,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from scraper.models import DateCandidate
+from scraper.models import DateCandidate, Origin
 from scraper.parse import css
 
 #: schema.org types whose object describes the article itself.
@@ -123,20 +123,20 @@ class Metadata:
         for text in self.jsonld_scripts:
             if key in text:
                 value = self.jsonld.get(key)
-                return [DateCandidate(value, "jsonld")] if isinstance(value, str) else []
+                return [DateCandidate(value, Origin.JSONLD)] if isinstance(value, str) else []
         return []
 
     def published(self) -> list[DateCandidate]:
         """Publication dates from <meta> tags, else JSON-LD."""
         metas = self.meta
         # filter() picks the keys present, with a value, in order of trust.
-        found = [DateCandidate(metas[key], "meta") for key in filter(metas.get, _PUBLISHED_META)]
+        found = [DateCandidate(metas[key], Origin.META) for key in filter(metas.get, _PUBLISHED_META)]
         return found or self._jsonld_date("datePublished")
 
     def modified(self) -> list[DateCandidate]:
         """Modification dates from <meta> tags, else JSON-LD."""
         metas = self.meta
-        found = [DateCandidate(metas[key], "meta") for key in filter(metas.get, _MODIFIED_META)]
+        found = [DateCandidate(metas[key], Origin.META) for key in filter(metas.get, _MODIFIED_META)]
         return found or self._jsonld_date("dateModified")
 
     def time_element(self) -> list[DateCandidate]:
@@ -145,7 +145,7 @@ class Metadata:
         for node in css.every(self._tree.root, 'time[datetime], [itemprop="datePublished"][datetime]'):
             value = node.attributes.get("datetime")
             if value:
-                return [DateCandidate(value, "meta")]
+                return [DateCandidate(value, Origin.META)]
         return []
 
 
