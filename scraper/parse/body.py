@@ -176,11 +176,19 @@ MAX_RAW_CHARS = 2_000_000  # characters of source text read for the body (whites
 # wrapper with a misleading modifier ("has-sidebar", "display:none" until a
 # script reveals it), not the boilerplate itself.
 REMOVE_GUARD_SHARE = 0.4
+# A <noscript> holding this much text is the page's content for readers without scripts, not a
+# "please enable JavaScript" notice or a tracking pixel: it is read as part of the page.
+NOSCRIPT_MIN_CHARS = 400
 PROSE_GUARD_SHARE = 0.5
 PROSE_GUARD_MIN_CHARS = 400
 FALLBACK_SHARE = 0.5
 # A lead paragraph: its length, its most link text, how far up its common ancestor with the body may be.
 LEAD_SELECTOR = "p, div, h2, span"
+# Elements of an article's header that are its lead without a class saying so, and how far up
+# the <article> or <main> that makes a header the article's may be.
+LEAD_TAGS = frozenset({"p", "h2"})
+ARTICLE_TAGS = frozenset({"article", "main"})
+ARTICLE_HEADER_MAX_LEVELS = 6
 LEAD_MIN_CHARS = 40
 LEAD_MAX_LINK_DENSITY = 0.5
 LEAD_MAX_LEVELS = 4
@@ -307,20 +315,42 @@ def _scan(
             leads.append(node)
 
 
+def _names_lead(node: LexborNode) -> bool:
+    attrs = node.attributes
+    cls, ident = attrs.get("class"), attrs.get("id")
+    return bool(cls or ident) and class_info(f"{cls} {ident}")[1]
+
+
+def _inside(node: LexborNode, tags: frozenset[str], levels: int) -> bool:
+    """Whether one of the `levels` nearest ancestors of `node` is one of `tags`."""
+    ancestor = node.parent
+    for _ in range(levels):
+        if ancestor is None:
+            return False
+        if ancestor.tag in tags:
+            return True
+        ancestor = ancestor.parent
+    return False
+
+
 def _keep_leads(header: LexborNode, leads: list[LexborNode]) -> None:
     """Remove everything in `header` but its lead paragraphs (kept in `leads`); all of it if it has none."""
     found: list[LexborNode] = []
     found_ids: set[int] = set()
     keep: set[int] = set()
     header_id = header.mem_id
+    # The article's own header (inside <article> or <main>, or named as a lead): a subtitle or a
+    # paragraph of sentence length in it is the lead even without a class that says so.
+    article_header = _names_lead(header) or _inside(header, ARTICLE_TAGS, ARTICLE_HEADER_MAX_LEVELS)
     for node in header.css(LEAD_SELECTOR):
-        attrs = node.attributes
-        cls, ident = attrs.get("class"), attrs.get("id")
-        if not ((cls or ident) and class_info(f"{cls} {ident}")[1]):
+        named = _names_lead(node)
+        if not (named or (article_header and node.tag in LEAD_TAGS)):
             continue
         text = node.text().strip()
         if len(text) < LEAD_MIN_CHARS or _link_density(node, len(text)) > LEAD_MAX_LINK_DENSITY:
             continue
+        if not named and _SENTENCE_CLOSE_RE.search(text) is None:
+            continue  # a headline, a date line, a byline, a caption: not sentences
         chain = _ancestor_ids(node, header_id)
         if any(key in found_ids for key in chain[1:]):
             continue  # inside a lead already kept
@@ -353,8 +383,15 @@ def _remove_boilerplate(root: LexborNode, leads: list[LexborNode]) -> tuple[dict
     suspects: list[tuple[LexborNode, float]] = []
     weights: dict[int, float] = {}
     _scan(root, junk, suspects, weights, leads)
-    for node in junk:
-        node.decompose()
+    while junk:
+        node = junk.pop()
+        if node.tag == "noscript" and len(node.text()) >= NOSCRIPT_MIN_CHARS:
+            # A page that writes its article with a script may keep a copy for readers without one:
+            # it is read like the rest of the page (junk and boilerplate in it found first).
+            _scan(node, junk, suspects, weights, leads)
+            node.unwrap()
+        else:
+            node.decompose()
     page_prose = _prose(root)
     prose_guard = max(PROSE_GUARD_MIN_CHARS, page_prose * PROSE_GUARD_SHARE)
     # A page with prose in paragraphs is guarded by its prose; one without, by its text.
@@ -435,6 +472,9 @@ MERGE_MAX_LEVELS = 3
 # Walking up from the winner stops at an ancestor scoring under this share of it.
 PARENT_SCORE_SHARE = 1 / 3
 
+# The end of a sentence, in any script: a full stop, question or exclamation mark, an ellipsis,
+# or a closing quotation mark after one of them.
+_SENTENCE_CLOSE_RE = re.compile("[.!?…。！？؟।][\"'”’»」』)]*$")
 # Commas in Latin, Arabic and CJK scripts.
 _COMMA_RE = re.compile("[,\u060c\uff0c\u3001]")
 _SENTENCE_END_RE = re.compile(r"\.( |$)")
@@ -614,6 +654,8 @@ def _pick(root: LexborNode, weights: dict[int, float]) -> list[LexborNode]:
         return [top_node]
     sibling_threshold = max(SIBLING_SCORE_FLOOR, top.score * SIBLING_SCORE_SHARE)
     top_id = top_node.mem_id
+    top_tag = top_node.tag
+    top_class = top_node.attributes.get("class") if top_tag != "p" else None
     kept: list[LexborNode] = []
     for sib in itertools.islice(parent.iter(), MAX_SCORED_PARAGRAPHS):
         sid = sib.mem_id
@@ -623,6 +665,12 @@ def _pick(root: LexborNode, weights: dict[int, float]) -> list[LexborNode]:
         scored = candidates.get(sid)
         if scored is not None and scored.score >= sibling_threshold:
             kept.append(sib)
+        elif top_class and sib.tag == top_tag and sib.attributes.get("class") == top_class:
+            # The same kind of block as the winner: the article goes on in it after an ad or a
+            # picture, with a list or a table instead of scored paragraphs.
+            text_len = len(sib.text().strip())
+            if text_len > SIBLING_PARAGRAPH_CHARS and _link_density(sib, text_len) < SIBLING_PARAGRAPH_MAX_LINK_DENSITY:
+                kept.append(sib)
         elif sib.tag == "p":
             text = sib.text().strip()
             length = len(text)
