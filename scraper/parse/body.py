@@ -692,6 +692,9 @@ def _pick(root: LexborNode, weights: dict[int, float]) -> list[LexborNode]:
 # action or a cross-link lead-in ("Read more:", "Subscribe to", "Читайте также"), in
 # the languages of scraper/parse/vocab/phrases.toml.
 BOILERPLATE_LINE_RE = re.compile(vocabulary.boilerplate_line_pattern(), re.IGNORECASE)
+# A line that is only a date written in digits (03.04.2020, 2020-04-03, 4/3/20), with or without
+# a time: the article's timestamp, in any language.
+_DATE_LINE_RE = re.compile(r"^\W*\d{1,4}([./-])\d{1,2}\1\d{1,4}(?:[,\s]+\d{1,2}[:.]\d{2}(?::\d{2})?)?\W*$")
 # Only paragraphs shorter than this are tested against BOILERPLATE_LINE_RE.
 BOILERPLATE_LINE_MAX_CHARS = 160
 # A short paragraph or list item that is mostly link text is navigation.
@@ -787,7 +790,7 @@ class _Walker:
             kind = "blockquote"
         if kind != "pre" and length < LINK_PARAGRAPH_MAX_CHARS and links > length * MAX_PARAGRAPH_LINK_DENSITY:
             return
-        if length < BOILERPLATE_LINE_MAX_CHARS and BOILERPLATE_LINE_RE.match(text):
+        if length < BOILERPLATE_LINE_MAX_CHARS and (BOILERPLATE_LINE_RE.match(text) or _DATE_LINE_RE.match(text)):
             return
         self.texts.append(text)
         self.kinds.append(kind)
