@@ -330,17 +330,21 @@ def _inside(node: LexborNode, tags: frozenset[str], levels: int) -> bool:
 
 
 def _keep_leads(header: LexborNode, leads: list[LexborNode]) -> None:
-    """Remove everything in `header` but its lead paragraphs (kept in `leads`); all of it if it has none."""
+    """Remove everything in `header` but its lead paragraphs (kept in `leads`); all of it if it has none.
+
+    Only the article's own header (inside <article> or <main>, or named as a lead) holds a lead: an
+    element named as one, or a subtitle or paragraph of sentence length.
+    """
+    if not (_names_lead(header) or _inside(header, ARTICLE_TAGS, ARTICLE_HEADER_MAX_LEVELS)):
+        header.decompose()  # the page's header (logo, menus), not the article's
+        return
     found: list[LexborNode] = []
     found_ids: set[int] = set()
     keep: set[int] = set()
     header_id = header.mem_id
-    # The article's own header (inside <article> or <main>, or named as a lead): a subtitle or a
-    # paragraph of sentence length in it is the lead even without a class that says so.
-    article_header = _names_lead(header) or _inside(header, ARTICLE_TAGS, ARTICLE_HEADER_MAX_LEVELS)
     for node in header.css(LEAD_SELECTOR):
         named = _names_lead(node)
-        if not (named or (article_header and node.tag in LEAD_TAGS)):
+        if not (named or node.tag in LEAD_TAGS):
             continue
         text = node.text().strip()
         if len(text) < LEAD_MIN_CHARS or _link_density(node, len(text)) > LEAD_MAX_LINK_DENSITY:
