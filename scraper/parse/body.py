@@ -119,6 +119,7 @@ _KEEP_RE = re.compile(vocabulary.KEEP.pattern())
 _POSITIVE_RE = re.compile(vocabulary.POSITIVE.pattern())
 _NEGATIVE_RE = re.compile(vocabulary.NEGATIVE.pattern())
 _LEAD_RE = re.compile(vocabulary.LEAD.pattern())
+_PICTURE_RE = re.compile(vocabulary.PICTURE.pattern())
 _CAMEL_RE = re.compile(r"([a-z0-9])([A-Z])")
 _WORD_SEPARATORS_RE = re.compile(r"[^a-z0-9 ]+")
 
@@ -154,7 +155,11 @@ def class_info(value: str) -> tuple[float, bool]:
         weight += CLASS_WEIGHT
     if _NEGATIVE_RE.search(norm) is not None:
         weight -= CLASS_WEIGHT
-    return weight, _LEAD_RE.search(norm) is not None
+    if _LEAD_RE.search(norm) is None:
+        return weight, False
+    if _PICTURE_RE.search(norm) is not None:
+        return REMOVE_WEIGHT, False  # a picture's description: its caption
+    return weight, True
 
 
 # ---------------------------------------------------------------------------

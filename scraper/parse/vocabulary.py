@@ -75,6 +75,8 @@ POSITIVE = _words(_CLASSES, "positive")
 NEGATIVE = _words(_CLASSES, "negative")
 #: Class words of a lead paragraph (standfirst, summary).
 LEAD = _words(_CLASSES, "lead")
+#: Class words of a picture or gallery (whose "description" is a caption).
+PICTURE = _words(_CLASSES, "picture")
 
 #: Paragraph-level boilerplate per language code.
 PHRASES: dict[str, Phrases] = {
