@@ -99,9 +99,19 @@ def schedule(directory: Path, site: Site, name: str, **limits: Any) -> Path:
     return path
 
 
-def crawl(path: Path, db: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+def crawl(path: Path, db: Path, env: dict[str, str] | None = None, kill_in_commit: int = 0) -> subprocess.Popen[str]:
+    """Start a crawl; with `kill_in_commit`, the process kills itself inside that commit (bench/killhook.py)."""
+    start = (
+        [sys.executable, str(ROOT / "bench" / "killhook.py"), str(kill_in_commit)]
+        if kill_in_commit
+        else [
+            sys.executable,
+            "-m",
+            "scraper",
+        ]
+    )
     return subprocess.Popen(
-        [sys.executable, "-m", "scraper", "-q", "crawl", str(path), "--db", str(db)],
+        [*start, "-q", "crawl", str(path), "--db", str(db)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -212,8 +222,7 @@ def kill_harness(report: Report, work: Path, figures: dict[str, Any], kills_want
                 if kills >= kills_wanted:
                     break
                 aimed = kills % 3 == 2
-                env = {"SCRAPE_FAULT_KILL_IN_COMMIT": str(rng.randint(5, 60))} if aimed else {}
-                process = crawl(path, db, env)
+                process = crawl(path, db, kill_in_commit=rng.randint(5, 60) if aimed else 0)
                 if aimed:
                     process.wait()
                     in_commit += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import sys
 import time
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from scraper import settings
 from scraper.charset import decode
 from scraper.errors import ScrapeError, StoreError, UsageError
 from scraper.fetch import Fetcher, FetchPolicy
-from scraper.models import Page
+from scraper.models import Page, Verdict
 from scraper.pipeline import choose_profile, parse_page, scrape_url
 from scraper.reparse import reparse_archive
 from scraper.store import Archive
@@ -42,6 +43,17 @@ PROFILE_OPTION = click.option(
 def _fail(message: str, code: int = 1) -> NoReturn:
     click.echo(f"Error: {message}", err=True)
     sys.exit(code)
+
+
+def finite(minimum: float, maximum: float) -> Any:
+    """An option callback that refuses nan, inf and numbers out of bounds (exit 2), so none can mean "no limit"."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+        if value is not None and (not math.isfinite(value) or not minimum <= value <= maximum):
+            raise click.BadParameter(f"{value!r} is not a number from {minimum:g} to {maximum:g}.")
+        return value
+
+    return check
 
 
 def _print_record(record: dict[str, Any]) -> None:
@@ -88,7 +100,8 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0.1),
+    type=float,
+    callback=finite(0.1, 3600),
     default=settings.TOTAL_TIMEOUT,
     show_default=True,
     help="Seconds allowed for each whole fetch, redirects included.",
@@ -119,16 +132,16 @@ def url_command(
         async with Fetcher(policy) as fetcher:
             for url, profile in zip(checked, profiles, strict=True):
                 try:
-                    scraped = await scrape_url(url, fetcher=fetcher, archive=archive, profile=profile)
+                    outcome, _ = await scrape_url(url, fetcher=fetcher, archive=archive, profile=profile)
                 except StoreError as exc:
                     _fail(str(exc))
-                except ScrapeError as exc:
-                    click.echo(f"Error: {exc}", err=True)
-                    ok = False
-                else:
-                    record = scraped.article.to_record()
+                if outcome.verdict == Verdict.ARCHIVED and outcome.article is not None:
+                    record = outcome.article.to_record()
                     _print_record(record)
                     ok = _report_partial(record) and ok
+                else:
+                    click.echo(f"Error: {outcome.error}", err=True)
+                    ok = False
         return ok
 
     try:
@@ -216,9 +229,11 @@ def crawl_command(schedule_name: str, db_path: Path, max_pages: int | None, allo
     """
     from scraper.config import find_schedule
     from scraper.crawl.run import crawl_once
+    from scraper.scheduler import check_trigger
 
     try:
         schedule = find_schedule(schedule_name)
+        check_trigger(schedule)
     except UsageError as exc:
         _fail(str(exc), 2)
     except ScrapeError as exc:
@@ -275,10 +290,18 @@ class _ProgressLine:
 @click.option("--port", type=int, default=settings.DEMO_PORT, show_default=True, help="Port on 127.0.0.1 (0: any).")
 @click.option("--articles", type=click.IntRange(min=1), default=60, show_default=True, help="How many articles.")
 @click.option("--hostile/--no-hostile", default=True, show_default=True, help="Include misbehaving articles.")
-@click.option("--crawl-delay", type=float, default=0.05, show_default=True, help="Crawl-delay in robots.txt (0: none).")
+@click.option(
+    "--crawl-delay",
+    type=float,
+    callback=finite(0, 3600),
+    default=0.05,
+    show_default=True,
+    help="Crawl-delay in robots.txt (0: none).",
+)
 @click.option(
     "--fault-rate",
-    type=click.FloatRange(0, 1),
+    type=float,
+    callback=finite(0, 1),
     default=0.0,
     show_default=True,
     help="Share of article requests answered with a random transient fault (500, 503, 429, reset, stall).",
@@ -359,13 +382,14 @@ def serve_command(db_path: Path, port: int, show_command: bool) -> None:
     """
     import shlex
 
-    from scraper.serve.server import check_archive, datasette_args, serve
+    from scraper.serve.server import check_archive, check_port, datasette_args, serve
 
     if show_command:
         click.echo(shlex.join(["datasette", *datasette_args(db_path, port=port)]))
         return
     try:
         check_archive(db_path)
+        check_port("127.0.0.1", port)
         if port:
             click.echo(f"Serving {db_path} read-only at http://127.0.0.1:{port}/ (Ctrl-C stops).", err=True)
         serve(db_path, port=port)
@@ -413,9 +437,9 @@ SCHEDULES_OPTION = click.option(
 @SCHEDULES_OPTION
 def schedule_check_command(directory: Path) -> None:
     """Validate every schedule file; exit 1 if any is broken (each error is one line naming file and key)."""
-    from scraper.config import load_all
+    from scraper.scheduler import load_schedules
 
-    schedules, errors = load_all(directory)
+    schedules, errors = load_schedules(directory)
     for error in errors:
         click.echo(f"Error: {error}", err=True)
     click.echo(f"{len(schedules)} schedules OK, {len(errors)} broken.", err=True)
@@ -427,19 +451,13 @@ def schedule_check_command(directory: Path) -> None:
 @DB_OPTION
 def schedule_list_command(directory: Path, db_path: Path) -> None:
     """Show each schedule: its trigger, its next three fire times, and its last run's result."""
-    from scraper.config import load_all
-    from scraper.scheduler import describe_trigger, fire_times
+    from scraper.scheduler import describe_trigger, fire_times, load_schedules
 
-    schedules, errors = load_all(directory)
+    schedules, errors = load_schedules(directory)
     last: dict[str, dict[str, Any]] = {}
     if db_path.exists():
         with _open_archive(db_path) as archive:
-            cursor = archive.db.execute(
-                "SELECT schedule, id, status, started_at, pages_fetched, new_articles, errors FROM crawl_runs"
-                " WHERE id IN (SELECT max(id) FROM crawl_runs GROUP BY schedule)"
-            )
-            names = [column[0] for column in cursor.description]
-            last = {row[0]: dict(zip(names, row, strict=True)) for row in cursor}
+            last = archive.runs.latest()
     now = datetime.now(UTC)
     for schedule in schedules:
         times = fire_times(schedule.trigger, after=now, count=3)

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from scraper import settings
 from scraper.errors import ConfigError, UsageError
+from scraper.netguard import blocked_reason
+from scraper.patterns import ANY, Pattern, compile_pattern
 from scraper.profiles import get_profile
 from scraper.urls import check_url
 
 SCHEDULES_DIR = Path("schedules")
+HOUR = 3600.0
+DAY = 86400.0
+#: The longest duration a schedule may name (a revisit step, an interval).
+MAX_DURATION = timedelta(days=366)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)?\s*$")
 _UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
 
@@ -56,10 +64,10 @@ class Schedule:
     listings: tuple[str, ...] = ()
     feeds: tuple[str, ...] = ()
     sitemaps: tuple[str, ...] = ()
-    #: A regex over the URL path: which links are articles.
-    article_url: re.Pattern[str] = re.compile(r".")
-    #: A regex over the URL path: which other links (pagination, sections) to follow from listings.
-    follow: re.Pattern[str] | None = None
+    #: A pattern over the URL path: which links of listings and sitemaps are articles (feed items always are).
+    article_url: Pattern = ANY
+    #: A pattern over the URL path: which other links (pagination, sections) to follow from listings.
+    follow: Pattern | None = None
     allow_private: bool = False
     max_pages: int = 1000
     max_depth: int = 3
@@ -144,12 +152,12 @@ class _Reader:
             raise self.fail(key, f"must be true or false (got {value!r})")
         return value
 
-    def number(self, key: str, default: float, *, minimum: float, integer: bool = False) -> Any:
+    def number(self, key: str, default: float, *, minimum: float, maximum: float, integer: bool = False) -> Any:
         value = self.data.get(key, default)
         wrong = isinstance(value, bool) or not isinstance(value, int if integer else (int, float))
-        if wrong or value < minimum:
+        if wrong or not math.isfinite(value) or not minimum <= value <= maximum:
             kind = "an integer" if integer else "a number"
-            raise self.fail(key, f"must be {kind} of at least {minimum:g} (got {value!r})")
+            raise self.fail(key, f"must be {kind} from {_number(minimum)} to {_number(maximum)} (got {value!r})")
         return value
 
     def duration(self, key: str, default: timedelta | None) -> timedelta | None:
@@ -174,14 +182,18 @@ class _Reader:
                 _refuse_private_literal(url, lambda problem: self.fail(key, problem))
         return tuple(checked)
 
-    def regex(self, key: str) -> re.Pattern[str] | None:
+    def pattern(self, key: str) -> Pattern | None:
         value = self.string(key)
         if value is None:
             return None
         try:
-            return re.compile(value)
-        except re.error as exc:
-            raise self.fail(key, f"is not a valid regular expression ({exc})") from None
+            return compile_pattern(value)
+        except ValueError as exc:
+            raise self.fail(key, f"is not a pattern this crawler can run ({exc})") from None
+
+
+def _number(value: float) -> str:
+    return f"{int(value):,}" if value == int(value) else f"{value:g}"
 
 
 def _duration(value: Any, fail: Any) -> timedelta:
@@ -191,17 +203,13 @@ def _duration(value: Any, fail: Any) -> timedelta:
         seconds = float(found.group(1)) * _UNITS[found.group(2)]
     else:
         raise fail(f'must be a duration like 30, "90s", "15m", "6h" or "1d" (got {value!r})')
-    if seconds <= 0:
-        raise fail(f"must be longer than zero (got {value!r})")
+    if not math.isfinite(seconds) or seconds <= 0 or seconds > MAX_DURATION.total_seconds():
+        raise fail(f"must be longer than zero and at most {MAX_DURATION.days} days (got {value!r})")
     return timedelta(seconds=seconds)
 
 
 def _refuse_private_literal(url: str, fail: Any) -> None:
     """A start URL naming a private address literally is refused unless allow_private is set."""
-    from urllib.parse import urlsplit
-
-    from scraper.netguard import blocked_reason
-
     host = (urlsplit(url).hostname or "").rstrip(".").lower()
     if host == "localhost" or host.endswith(".localhost"):
         raise fail(f"points at {host}, a loopback name; set allow_private = true to crawl it")
@@ -223,16 +231,9 @@ def _trigger(reader: _Reader) -> Trigger:
     trigger = Trigger(
         cron=cron,
         interval=interval,
-        jitter=float(reader.number("jitter", 0, minimum=0)),
+        jitter=float(reader.number("jitter", 0, minimum=0, maximum=DAY)),
         timezone=timezone,
     )
-    if cron:
-        from scraper.scheduler import build_trigger
-
-        try:
-            build_trigger(trigger)
-        except ValueError as exc:
-            raise reader.fail("cron", f"is not a valid cron expression ({exc})") from None
     return trigger
 
 
@@ -279,18 +280,18 @@ def schedule_from_dict(data: dict[str, Any], path: Path) -> Schedule:
         listings=listings,
         feeds=feeds,
         sitemaps=sitemaps,
-        article_url=top.regex("article_url") or re.compile(r"."),
-        follow=top.regex("follow"),
+        article_url=top.pattern("article_url") or ANY,
+        follow=top.pattern("follow"),
         allow_private=allow_private,
-        max_pages=int(limits.number("max_pages", 1000, minimum=1, integer=True)),
-        max_depth=int(limits.number("max_depth", 3, minimum=0, integer=True)),
-        fetch_timeout=float(limits.number("fetch_timeout", settings.TOTAL_TIMEOUT, minimum=0.1)),
-        run_timeout=float(limits.number("run_timeout", 3600, minimum=1)),
-        max_tries=int(limits.number("max_tries", 4, minimum=1, integer=True)),
-        concurrency=int(politeness.number("concurrency", 2, minimum=1, integer=True)),
-        global_concurrency=int(politeness.number("global_concurrency", 16, minimum=1, integer=True)),
-        delay=float(politeness.number("delay", 1.0, minimum=0)),
-        retry_delay=float(politeness.number("retry_delay", 1.0, minimum=0)),
+        max_pages=int(limits.number("max_pages", 1000, minimum=1, maximum=10_000_000, integer=True)),
+        max_depth=int(limits.number("max_depth", 3, minimum=0, maximum=100, integer=True)),
+        fetch_timeout=float(limits.number("fetch_timeout", settings.TOTAL_TIMEOUT, minimum=0.1, maximum=HOUR)),
+        run_timeout=float(limits.number("run_timeout", 3600, minimum=1, maximum=7 * DAY)),
+        max_tries=int(limits.number("max_tries", 4, minimum=1, maximum=100, integer=True)),
+        concurrency=int(politeness.number("concurrency", 2, minimum=1, maximum=100, integer=True)),
+        global_concurrency=int(politeness.number("global_concurrency", 16, minimum=1, maximum=1000, integer=True)),
+        delay=float(politeness.number("delay", 1.0, minimum=0, maximum=HOUR)),
+        retry_delay=float(politeness.number("retry_delay", 1.0, minimum=0, maximum=HOUR)),
         conditional=politeness.boolean("conditional", True),
         revisits=_revisits(top.table("revisit")),
         trigger=_trigger(top.table("trigger")),
@@ -303,6 +304,12 @@ def load_schedule(path: Path) -> Schedule:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"Cannot read the schedule {path}: {exc.strerror or exc}.", path=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"Schedule {path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+            "save it as UTF-8.",
+            path=str(path),
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -18,11 +18,15 @@ from scraper.decompress import BoundedDecoder
 from scraper.errors import BlockedURLError, BodyTooLarge, CorruptEncoding, ErrorKind, FetchError
 from scraper.models import Page
 from scraper.netguard import Resolver, resolve_checked, system_resolver
-from scraper.urls import check_hop
+from scraper.urls import validate
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 #: Headers that carry credentials and must not follow a redirect to another origin.
 _CREDENTIAL_HEADERS = ("authorization", "cookie", "proxy-authorization")
+#: Response headers never kept with a page: they can carry a session or a credential.
+_SECRET_RESPONSE_HEADERS = frozenset(
+    {"set-cookie", "set-cookie2", "authorization", "proxy-authorization", "www-authenticate"}
+)
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,6 @@ class FetchPolicy:
     max_redirects: int = settings.MAX_REDIRECTS
     allow_private: bool = False
     max_connections: int = 100
-    extra_headers: dict[str, str] = field(default_factory=dict)
 
 
 class _GuardedBackend(httpcore.AsyncNetworkBackend):
@@ -86,6 +89,11 @@ def _reason(exc: Exception, default: str) -> str:
     return str(exc).strip().rstrip(".") or default
 
 
+def _kept_headers(headers: httpx.Headers) -> dict[str, str]:
+    """The response headers to keep with the page: all but those that carry secrets (cookies, credentials)."""
+    return {name: value for name, value in headers.items() if name.lower() not in _SECRET_RESPONSE_HEADERS}
+
+
 def _media_type(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
@@ -119,7 +127,6 @@ class Fetcher:
                 "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
                 "Accept-Encoding": "gzip, deflate, br",
                 "Accept-Language": "ru,kk;q=0.9,en;q=0.8",
-                **self.policy.extra_headers,
             },
             trust_env=False,
         )
@@ -149,6 +156,7 @@ class Fetcher:
         included (the crawler's per-host politeness).
         """
         started = time.perf_counter()
+        url = validate(url)
         try:
             async with asyncio.timeout(self.policy.total_timeout):
                 return await self._follow(url, dict(headers or {}), started, before_request)
@@ -226,8 +234,20 @@ class Fetcher:
             try:
                 location = response.headers.get("location")
                 if response.status_code in REDIRECT_STATUSES and location:
-                    target = urljoin(current, location.strip())
-                    check_hop(target, origin=current)
+                    try:
+                        target = validate(urljoin(current, location.strip()))
+                    except BlockedURLError as exc:
+                        raise BlockedURLError(
+                            f"Refused the redirect from {current}: {str(exc).removeprefix('Refused ')}",
+                            url=current,
+                            kind=exc.kind,
+                        ) from None
+                    except ValueError as exc:
+                        raise BlockedURLError(
+                            f"Refused the redirect from {current}: its Location is not a URL ({exc}).",
+                            url=current,
+                            kind=ErrorKind.BAD_URL,
+                        ) from None
                     hops.append(current)
                     if target in hops:
                         raise FetchError(
@@ -252,7 +272,7 @@ class Fetcher:
                 url=url,
                 final_url=current,
                 status=response.status_code,
-                headers=dict(response.headers),
+                headers=_kept_headers(response.headers),
                 body=body,
                 text=text,
                 encoding=encoding,

@@ -238,16 +238,71 @@ class FrontierItem:
     last_modified: str | None = None
 
 
+class FrontierState(StrEnum):
+    """Where a frontier URL stands."""
+
+    QUEUED = "queued"
+    IN_FLIGHT = "in_flight"
+    DONE = "done"
+    #: Given up after its tries; kept so that finding the link again does not queue it at once.
+    FAILED = "failed"
+
+
+class RunStatus(StrEnum):
+    """How a crawl run ended (or that it still runs)."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    CAPPED = "capped"
+    INTERRUPTED = "interrupted"
+    TIMEOUT = "timeout"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True)
 class FrontierUpdate:
     """What becomes of a frontier URL, written in the same transaction as its fetch row."""
 
     item: FrontierItem
-    #: done, failed, or queued (a retry after `due_at`).
-    state: str
+    state: FrontierState
     run_id: int
+    #: When a queued URL (a retry) falls due.
     due_at: datetime | None = None
-    error: str | None = None
+
+
+class Verdict(StrEnum):
+    """What became of one URL, decided by the pipeline and acted on by its caller."""
+
+    #: A parsed article was archived (new, a new version, or the same again).
+    ARCHIVED = "archived"
+    #: A listing, feed or sitemap was read for links.
+    DISCOVERED = "discovered"
+    #: A re-visit answered 304 Not Modified.
+    NOT_MODIFIED = "not_modified"
+    #: 404 or 410: an archived article at that URL is marked removed.
+    GONE = "gone"
+    #: A transient failure (a timeout, a 503): worth trying again.
+    RETRY = "retry"
+    #: A failure that trying again now would not mend.
+    FAILED = "failed"
+    #: Not requested at all (robots.txt, a Crawl-delay too long).
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One URL's result: the ledger row, and whatever else is to be stored with it in one transaction."""
+
+    verdict: Verdict
+    record: FetchRecord
+    #: The raw response to keep (an article, or a page that failed to parse, for `reparse`).
+    page: Page | None = None
+    article: Article | None = None
+    #: Links found on a listing, feed or sitemap.
     discovered: tuple[Discovered, ...] = ()
-    #: False when the URL was not requested at all (robots.txt, a deferred host).
-    fetched: bool = True
+    #: Seconds the server asked us to wait before trying again (Retry-After).
+    retry_after: float | None = None
+
+    @property
+    def error(self) -> str | None:
+        return self.record.error

@@ -12,7 +12,7 @@ from scraper.models import Article, DateCandidate, Origin, ParseStatus, RawArtic
 from scraper.profiles import Profile
 from scraper.sanitize import render_body
 from scraper.text import clean_text, has_bidi_controls, join_paragraphs
-from scraper.urls import canonicalize, host_of, join, match_id
+from scraper.urls import canonicalize, host_of, join, match_id, site_key
 
 # "2 329", "2,329", "12,5K", "1.2 тыс.", "1,2 млн": a number, then maybe a multiplier word.
 _COUNT = re.compile(
@@ -154,7 +154,8 @@ def _canonical(url: str, canonical_href: str | None) -> tuple[str, str]:
     chosen = url
     if canonical_href and canonical_href != url:  # a page that names its own URL needs no resolving
         absolute = join(url, canonical_href)
-        if absolute and host_of(absolute) == host:
+        # Same site: the host (http/https and www aside) and the port, so one server cannot overwrite another's.
+        if absolute and site_key(absolute) == site_key(url):
             chosen = absolute
     canonical = canonicalize(chosen)
     # Most URLs are canonical already, and then the host is the one just read.

@@ -1,29 +1,44 @@
-"""One URL from fetch to archive: fetch, parse, normalize, store; every outcome gets a ledger row."""
+"""One URL's fetched response to its Outcome (parse, normalize, or read for links), the one path for every caller.
+
+`scrape url`, the crawler and `reparse` all go through `assess`: it never raises, so whatever goes wrong with
+one page (a bug, a pathological page) becomes that page's failure, recorded in the ledger, and the caller
+moves on. The store writes an Outcome in one transaction (`Archive.record`).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
-from scraper.errors import ErrorKind, FetchError, HTTPStatusError, ParseError
+from scraper import settings
+from scraper.errors import ContentError, ErrorKind, FetchError, HTTPStatusError, ParseError, StoreError
 from scraper.fetch import Fetcher
 from scraper.guard import not_an_article, refusal_reason
-from scraper.models import Article, FetchRecord, Page, ParseStatus, Purpose
+from scraper.models import (
+    Article,
+    Discovered,
+    FetchRecord,
+    FrontierUpdate,
+    Outcome,
+    Page,
+    ParseStatus,
+    Purpose,
+    Verdict,
+)
 from scraper.normalize import normalize
 from scraper.parse import parse_html
 from scraper.profiles import Profile, get_profile, profile_for_url
 from scraper.store import Archive, CaptureResult
 
+log = logging.getLogger("scraper.pipeline")
+
 #: Statuses that say the article is gone for good, so a stored one is marked removed.
 GONE_STATUSES = frozenset({404, 410})
 
-
-@dataclass(frozen=True)
-class Scraped:
-    """A successfully archived page."""
-
-    article: Article
-    capture: CaptureResult
+#: Reads a listing, feed or sitemap for links; raises ContentError for one it cannot read.
+Discover = Callable[[Page], tuple[Discovered, ...]]
 
 
 def choose_profile(url: str, name: str | None) -> Profile:
@@ -52,16 +67,22 @@ def ledger_row(
     )
 
 
-def failure_row(url: str, exc: FetchError, *, purpose: Purpose = Purpose.ARTICLE) -> FetchRecord:
-    """The fetch ledger row of a request that got no usable response."""
-    return FetchRecord(
-        url=url,
-        fetched_at=datetime.now(UTC),
-        status=exc.status,
-        error=str(exc),
-        error_kind=exc.kind,
-        purpose=purpose,
+def failure(
+    url: str, message: str, kind: ErrorKind, *, purpose: Purpose, status: int | None = None, retry: bool = False
+) -> Outcome:
+    """The outcome of a URL that got no usable response (or was not requested: SKIPPED kinds)."""
+    verdict = Verdict.RETRY if retry else Verdict.FAILED
+    if kind in (ErrorKind.ROBOTS, ErrorKind.CRAWL_DELAY):
+        verdict = Verdict.SKIPPED
+    record = FetchRecord(
+        url=url, fetched_at=datetime.now(UTC), status=status, error=message, error_kind=kind, purpose=purpose
     )
+    return Outcome(verdict, record)
+
+
+def fetch_failed(url: str, exc: FetchError, *, purpose: Purpose = Purpose.ARTICLE) -> Outcome:
+    """The outcome of a fetch that raised: worth a retry when the failure is transient."""
+    return failure(url, str(exc), exc.kind, purpose=purpose, status=exc.status, retry=exc.kind in settings.RETRY_KINDS)
 
 
 def is_cut_off(text: str) -> bool:
@@ -72,63 +93,133 @@ def is_cut_off(text: str) -> bool:
 
 def parse_page(page: Page, profile: Profile) -> Article:
     """Parse and normalize a fetched page; ParseError if it holds no article at all."""
+    url, shown = page.url, page.final_url
     if not page.is_html:
-        raise ParseError(
-            f"{page.final_url} is {page.content_type}, not an HTML page.", url=page.url, kind=ErrorKind.NOT_HTML
-        )
+        raise ParseError(f"{shown} is {page.content_type}, not an HTML page.", url=url, kind=ErrorKind.NOT_HTML)
     if not page.text.strip():
-        raise ParseError(f"{page.final_url} returned an empty page.", url=page.url, kind=ErrorKind.EMPTY_BODY)
+        raise ParseError(f"{shown} returned an empty page.", url=url, kind=ErrorKind.EMPTY_BODY)
     if reason := refusal_reason(page.text):
-        raise ParseError(f"Refused to parse {page.final_url}: {reason}.", url=page.url, kind=ErrorKind.HOSTILE_HTML)
-    article = normalize(parse_html(page.text, profile), url=page.url, profile=profile, fetched_at=page.fetched_at)
+        raise ParseError(f"Refused to parse {shown}: {reason}.", url=url, kind=ErrorKind.HOSTILE_HTML)
+    article = normalize(parse_html(page.text, profile), url=url, profile=profile, fetched_at=page.fetched_at)
     verdict = not_an_article(article.title, article.body_text)
     if verdict == "blocked":
-        raise ParseError(
-            f"{page.final_url} is a block page (a captcha or an access check), not the article.",
-            url=page.url,
-            kind=ErrorKind.BLOCKED,
-        )
+        message = f"{shown} is a block page (a captcha or an access check), not the article."
+        raise ParseError(message, url=url, kind=ErrorKind.BLOCKED)
     if verdict == "soft404":
-        raise ParseError(
-            f'{page.final_url} is a "not found" page served with HTTP {page.status}.',
-            url=page.url,
-            kind=ErrorKind.SOFT404,
-        )
-    if article.parse_status == "ok" and is_cut_off(page.text):
+        message = f'{shown} is a "not found" page served with HTTP {page.status}.'
+        raise ParseError(message, url=url, kind=ErrorKind.SOFT404)
+    if article.parse_status == ParseStatus.OK and is_cut_off(page.text):
         # The response was complete but the document stops mid-page: never let it replace a good capture.
         article.parse_status = ParseStatus.PARTIAL
         article.warnings.append("page: the HTML stops before </body> and </html>; the text may be cut off")
-    if article.parse_status == "empty":
-        raise ParseError(f"No article found at {page.final_url}: the page has no title.", url=page.url)
+    if article.parse_status == ParseStatus.EMPTY:
+        raise ParseError(f"No article found at {shown}: the page has no title.", url=url)
     return article
 
 
-def archive_page(archive: Archive, page: Page, profile: Profile, *, run_id: int | None = None) -> Scraped:
-    """Archive an already fetched page, writing a ledger row whatever happens."""
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """Read a Retry-After header: seconds, or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _assess(page: Page, profile: Profile, purpose: Purpose, discover: Discover | None) -> Outcome:
+    if page.status in settings.RETRY_STATUSES:
+        error = HTTPStatusError(url=page.url, final_url=page.final_url, status=page.status)
+        wait = retry_after_seconds(page.headers.get("retry-after"), datetime.now(UTC))
+        row = ledger_row(page, purpose=purpose, error=str(error), kind=error.kind)
+        return Outcome(Verdict.RETRY, row, retry_after=wait)
+    if page.status == 304:
+        return Outcome(Verdict.NOT_MODIFIED, ledger_row(page, purpose=purpose))
     if page.status >= 400:
         error = HTTPStatusError(url=page.url, final_url=page.final_url, status=page.status)
-        archive.record_fetch(
-            ledger_row(page, error=str(error), kind=ErrorKind.HTTP_STATUS),
-            run_id=run_id,
-            gone=page.status in GONE_STATUSES,
-        )
-        raise error
+        row = ledger_row(page, purpose=purpose, error=str(error), kind=error.kind)
+        gone = page.status in GONE_STATUSES and purpose.is_article
+        return Outcome(Verdict.GONE if gone else Verdict.FAILED, row)
+    if not purpose.is_article:
+        if discover is None:
+            raise ValueError(f"a {purpose} page needs a link reader")
+        try:
+            found = discover(page)
+        except ContentError as exc:
+            kind = ErrorKind.BAD_FEED if purpose == Purpose.FEED else ErrorKind.BAD_SITEMAP
+            row = ledger_row(page, purpose=purpose, error=f"{page.final_url}: {exc}", kind=kind)
+            return Outcome(Verdict.FAILED, row)
+        return Outcome(Verdict.DISCOVERED, ledger_row(page, purpose=purpose), discovered=found)
     try:
         article = parse_page(page, profile)
     except ParseError as exc:
-        archive.record_fetch(ledger_row(page, error=str(exc), kind=exc.kind), page=page, run_id=run_id)
+        # The raw page is kept: a profile fix and `reparse` may still read it.
+        return Outcome(Verdict.FAILED, ledger_row(page, purpose=purpose, error=str(exc), kind=exc.kind), page=page)
+    return Outcome(Verdict.ARCHIVED, ledger_row(page, purpose=purpose), page=page, article=article)
+
+
+def assess(
+    page: Page, profile: Profile, *, purpose: Purpose = Purpose.ARTICLE, discover: Discover | None = None
+) -> Outcome:
+    """Decide what a fetched response is: an article to archive, links, a removal, a failure. Never raises.
+
+    Any unexpected error while reading the page (a bug, a pathological page) is this page's failure
+    (ErrorKind.INTERNAL, worth a retry in case it was transient), logged with the URL; the caller goes on.
+    """
+    try:
+        return _assess(page, profile, purpose, discover)
+    except Exception as exc:
+        log.exception("processing %s failed", page.url)
+        message = f"Processing {page.final_url} failed ({type(exc).__name__}: {str(exc)[:200] or 'no message'})."
+        return Outcome(Verdict.RETRY, ledger_row(page, purpose=purpose, error=message, kind=ErrorKind.INTERNAL))
+
+
+#: The crawler's frontier decision for an outcome (a retry, done, given up), written in the same transaction.
+Settle = Callable[[Outcome], FrontierUpdate | None]
+
+
+def write(
+    archive: Archive, outcome: Outcome, *, run_id: int | None = None, settle: Settle | None = None
+) -> tuple[Outcome, CaptureResult | None]:
+    """Write an outcome to the archive in one transaction; return it (or what replaced it) and what it changed.
+
+    StoreError when the archive cannot be written. Any other error while writing this one page (a value SQLite
+    refuses, a bug) rolls that transaction back and is written instead as the page's failure (INTERNAL, to retry).
+    """
+    try:
+        return outcome, archive.record(outcome, run_id=run_id, frontier=settle(outcome) if settle else None)
+    except StoreError:
         raise
-    capture = archive.record_capture(ledger_row(page), page, article, run_id=run_id)
-    return Scraped(article, capture)
+    except Exception as exc:
+        url, purpose = outcome.record.url, outcome.record.purpose
+        log.exception("archiving %s failed", url)
+        message = f"Archiving {url} failed ({type(exc).__name__}: {str(exc)[:200] or 'no message'})."
+        fallback = failure(url, message, ErrorKind.INTERNAL, purpose=purpose, retry=True)
+        return fallback, archive.record(fallback, run_id=run_id, frontier=settle(fallback) if settle else None)
+
+
+def archive_page(
+    archive: Archive, page: Page, profile: Profile, *, run_id: int | None = None
+) -> tuple[Outcome, CaptureResult | None]:
+    """Take a fetched article page to the archive: assess it and write the outcome, whatever it is."""
+    return write(archive, assess(page, profile), run_id=run_id)
 
 
 async def scrape_url(
-    url: str, *, fetcher: Fetcher, archive: Archive, profile: Profile, run_id: int | None = None
-) -> Scraped:
-    """Fetch `url` and archive it; raises FetchError or ParseError after writing the ledger row."""
+    url: str, *, fetcher: Fetcher, archive: Archive, profile: Profile
+) -> tuple[Outcome, CaptureResult | None]:
+    """Fetch `url`, assess it and write the outcome (whatever it is) to the archive.
+
+    StoreError if the archive cannot be written; any other failure is in the outcome and its ledger row.
+    """
     try:
         page = await fetcher.fetch(url)
     except FetchError as exc:
-        archive.record_fetch(failure_row(url, exc), run_id=run_id)
-        raise
-    return archive_page(archive, page, profile, run_id=run_id)
+        return write(archive, fetch_failed(url, exc))
+    return archive_page(archive, page, profile)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache, cached_property
@@ -12,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from scraper.errors import ConfigError, UsageError
+from scraper.patterns import Pattern, compile_pattern
 from scraper.urls import host_of
 
 GENERIC = "generic"
@@ -56,7 +56,7 @@ class Profile:
     timezone: str | None = None
     language: str | None = None
     #: Regex over the URL path whose group `id` is the site's article id.
-    article_url: re.Pattern[str] | None = None
+    article_url: Pattern | None = None
     #: The element holding the article; selectors and exclusions apply inside it (fast, and
     #: immune to look-alike blocks in the sidebar). None means the whole document.
     root: tuple[str, ...] = ()
@@ -118,11 +118,14 @@ def profile_from_dict(data: dict[str, Any], path: str) -> Profile:
             raise _fail(path, "timezone", f"names no known time zone ({timezone!r})") from None
     pattern = None
     if "article_url" in data:
+        source = data["article_url"]
+        if not isinstance(source, str):
+            raise _fail(path, "article_url", "must be a string")
         try:
-            pattern = re.compile(data["article_url"])
-        except (re.error, TypeError) as exc:
-            raise _fail(path, "article_url", f"is not a valid regular expression ({exc})") from None
-        if "id" not in pattern.groupindex:
+            pattern = compile_pattern(source)
+        except ValueError as exc:
+            raise _fail(path, "article_url", f"is not a pattern this crawler can run ({exc})") from None
+        if "(?P<id>" not in source:
             raise _fail(path, "article_url", "needs a group named id, like (?P<id>\\d+)")
     raw_selectors = data.get("selectors", {})
     if not isinstance(raw_selectors, dict):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scraper.errors import ParseError
-from scraper.pipeline import choose_profile, parse_page
+from scraper.models import Verdict
+from scraper.pipeline import assess, choose_profile
 from scraper.store import Archive
 
 
@@ -24,10 +24,9 @@ def reparse_archive(archive: Archive) -> ReparseSummary:
     for url, fetched_url, key, version in rows:
         page = archive.load_page(key)
         profile = choose_profile(fetched_url, archive.article_profile(url))
-        try:
-            article = parse_page(page, profile)
-        except ParseError:
+        outcome = assess(page, profile)
+        if outcome.verdict != Verdict.ARCHIVED or outcome.article is None:
             continue  # the stored extraction stays; a page that once parsed keeps its record
-        if archive.replace_extraction(url, version, article, latest=latest[url] == version):
+        if archive.replace_extraction(url, version, outcome.article, latest=latest[url] == version):
             changed += 1
     return ReparseSummary(articles=len(latest), versions=len(rows), changed=changed)

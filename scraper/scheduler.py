@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
 import os
 import signal
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, EVENT_JOB_SUBMITTED, JobEvent
@@ -20,10 +18,12 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from scraper.errors import SchedulerLocked, ScrapeError, StoreError
-
-if TYPE_CHECKING:
-    from scraper.config import Schedule, Trigger
+from scraper import locks
+from scraper.config import Schedule, Trigger, load_all
+from scraper.crawl.engine import Crawler
+from scraper.errors import ConfigError, SchedulerLocked, ScrapeError, StoreError
+from scraper.models import RunStatus
+from scraper.store import Archive
 
 log = logging.getLogger("scraper.scheduler")
 
@@ -81,30 +81,41 @@ def missed_run(trigger: Trigger, *, last_run: datetime | None, now: datetime) ->
     return now - last_run >= interval
 
 
-@contextlib.contextmanager
-def scheduler_lock(db_path: Path) -> Iterator[None]:
-    """Hold the archive's scheduler lock (an flock the kernel drops if the process dies, even by kill -9)."""
+def scheduler_lock(db_path: Path) -> contextlib.AbstractContextManager[None]:
+    """Hold the archive's scheduler lock: one scheduler per archive."""
     path = Path(f"{db_path}.scheduler.lock")
-    handle: IO[str] = path.open("a+")
+    return locks.hold(
+        path,
+        lambda holder: SchedulerLocked(
+            f"Another scheduler ({holder}) already runs for {db_path}; only one may. Stop it first.", path=str(path)
+        ),
+    )
+
+
+def check_trigger(schedule: Schedule) -> None:
+    """ConfigError naming the file and the key if APScheduler cannot read the schedule's cron expression."""
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "another process"
-        handle.close()
-        raise SchedulerLocked(
-            f"Another scheduler ({holder}) already runs for {db_path}; only one may. Stop it first.",
-            path=str(path),
+        build_trigger(schedule.trigger)
+    except ValueError as exc:
+        raise ConfigError(
+            f"Schedule {schedule.path}: key 'trigger.cron' is not a valid cron expression ({exc}).",
+            path=str(schedule.path),
+            key="trigger.cron",
         ) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"pid {os.getpid()}")
-    handle.flush()
-    try:
-        yield
-    finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
+
+
+def load_schedules(directory: Path) -> tuple[list[Schedule], list[ConfigError]]:
+    """Load every schedule file as `config.load_all` does, triggers checked too; broken files are returned."""
+    schedules, errors = load_all(directory)
+    valid = []
+    for schedule in schedules:
+        try:
+            check_trigger(schedule)
+        except ConfigError as exc:
+            errors.append(exc)
+        else:
+            valid.append(schedule)
+    return valid, errors
 
 
 @dataclass
@@ -148,9 +159,7 @@ class Service:
 
     def load(self) -> list[ScrapeError]:
         """(Re)read the schedule files and (re)build the jobs; broken files are returned, not fatal."""
-        from scraper.config import load_all
-
-        schedules, errors = load_all(self.directory)
+        schedules, errors = load_schedules(self.directory)
         for error in errors:
             log.error("%s", error)
         wanted = {s.name: s for s in schedules if not self.only or s.name in self.only}
@@ -191,15 +200,14 @@ class Service:
 
     def _last_runs(self) -> tuple[dict[str, datetime], set[str]]:
         """When each schedule last started, and which ones' last run never finished (killed, or stopped)."""
-        from scraper.store import Archive
-
         with Archive(self.db_path) as archive:
-            rows = archive.db.execute(
-                "SELECT schedule, started_at, status FROM crawl_runs"
-                " WHERE id IN (SELECT max(id) FROM crawl_runs GROUP BY schedule)"
-            ).fetchall()
-        started = {name: datetime.fromisoformat(at) for name, at, _ in rows if at}
-        unfinished = {name for name, _, status in rows if status in ("running", "interrupted", "timeout")}
+            rows = archive.runs.latest()
+        started = {name: datetime.fromisoformat(row["started_at"]) for name, row in rows.items() if row["started_at"]}
+        unfinished = {
+            name
+            for name, row in rows.items()
+            if row["status"] in (RunStatus.RUNNING, RunStatus.INTERRUPTED, RunStatus.TIMEOUT)
+        }
         return started, unfinished
 
     def _on_event(self, event: JobEvent) -> None:
@@ -214,9 +222,6 @@ class Service:
 
     async def _job(self, name: str) -> None:
         """One scheduled run; its failure is logged and recorded, never fatal to the service."""
-        from scraper.crawl.engine import Crawler
-        from scraper.store import Archive
-
         if self._stopping.is_set():
             return
         schedule = self.schedules[name]

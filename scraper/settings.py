@@ -56,8 +56,6 @@ DEMO_PORT = 8765
 SERVE_PORT = 8001
 
 # Storage.
-#: Set to N, the process kills itself with SIGKILL inside its N-th archive commit (the kill harness).
-KILL_IN_COMMIT_ENV = "SCRAPE_FAULT_KILL_IN_COMMIT"
 #: Seconds a writer waits for another writer's lock before giving up.
 BUSY_TIMEOUT_S = 30.0
 #: Raw pages are kept zlib-compressed at this level (6 is zlib's speed/size sweet spot).

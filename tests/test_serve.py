@@ -555,7 +555,7 @@ def test_only_the_sanitized_body_is_unescaped() -> None:
 WRITER = """
 import sys, time
 from datetime import UTC, datetime
-from scraper.models import Article, FetchRecord, Page
+from scraper.models import Article, FetchRecord, Outcome, Page, Verdict
 from scraper.store import Archive
 
 archive = Archive(sys.argv[1])
@@ -570,7 +570,8 @@ while time.monotonic() < deadline:
     article = Article(url=url, canonical_url=url, site="writer.test", title=f"Новость писателя {count}",
                       body_text=f"Параграф {count}", body_html=f"<p>Параграф {count}</p>", views=count,
                       published_at=now.isoformat(), parse_status="ok")
-    archive.record_capture(FetchRecord(url=url, fetched_at=now, status=200, page_hash=page.sha256), page, article)
+    record = FetchRecord(url=url, fetched_at=now, status=200, page_hash=page.sha256)
+    archive.record(Outcome(Verdict.ARCHIVED, record, page=page, article=article))
     count += 1
 archive.close()
 print(count)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import scraper.store as store
+import scraper.store.schema as store
 from scraper.config import load_schedule
 from scraper.crawl.engine import Crawler
 from scraper.errors import StoreError
@@ -129,7 +129,7 @@ def test_backup_while_a_writer_writes(tmp_path: Path) -> None:
             number = 0
             while not stop.is_set():
                 number += 1
-                with archive.transaction() as db:
+                with archive.connection.transaction() as db:
                     db.execute(
                         "INSERT INTO crawl_runs (schedule, trigger, started_at, status) VALUES ('w', 'manual', ?, 'running')",
                         (str(number),),

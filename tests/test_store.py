@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from scraper.errors import StoreError
-from scraper.models import Page
+from scraper.models import Page, Verdict
 from scraper.pipeline import archive_page, choose_profile
 from scraper.reparse import reparse_archive
 from scraper.store import SCHEMA_VERSION, Archive
@@ -201,7 +201,7 @@ def seed_html() -> str:
 
 def store(archive: Archive, html: str, **kwargs: object) -> object:
     page = make_page(html, **kwargs)  # type: ignore[arg-type]
-    return archive_page(archive, page, choose_profile(page.url, "baigenews")).capture
+    return archive_page(archive, page, choose_profile(page.url, "baigenews"))[1]
 
 
 def rows(archive: Archive, sql: str) -> list[tuple[object, ...]]:
@@ -288,8 +288,10 @@ def test_full_text_search_finds_cyrillic_and_kazakh_in_any_case(db_path: Path) -
 def test_404_after_a_good_capture_marks_the_article_removed(db_path: Path) -> None:
     with Archive(db_path) as archive:
         store(archive, seed_html())
-        with pytest.raises(Exception, match="404"):
-            store(archive, "<h1>Not found</h1>", status=404, at=T0 + timedelta(days=1))
+        page = make_page("<h1>Not found</h1>", status=404, at=T0 + timedelta(days=1))
+        outcome, capture = archive_page(archive, page, choose_profile(page.url, "baigenews"))
+        assert (outcome.verdict, capture) == (Verdict.GONE, None)
+        assert outcome.error is not None and "answered HTTP 404" in outcome.error
         removed = rows(archive, "SELECT removed_at FROM articles")
         assert removed == [("2024-03-13T10:00:00+00:00",)]
         assert rows(archive, "SELECT count(*) FROM article_versions") == [(1,)]
@@ -337,10 +339,11 @@ def test_a_newer_schema_is_refused(db_path: Path) -> None:
 
 
 def test_one_transaction_per_page(db_path: Path) -> None:
-    """A failure inside the capture leaves no page, fetch or article row behind."""
+    """A failure inside the capture leaves no page or article row behind: the page's failure is written instead."""
     with Archive(db_path) as archive:
         archive.db.execute("CREATE TRIGGER boom BEFORE INSERT ON view_counts BEGIN SELECT RAISE(ABORT, 'boom'); END")
-        with pytest.raises(StoreError):
-            store(archive, seed_html())
-        for table in ("pages", "fetches", "articles", "article_versions", "view_counts"):
+        assert store(archive, seed_html()) is None
+        for table in ("pages", "articles", "article_versions", "view_counts"):
             assert rows(archive, f"SELECT count(*) FROM {table}") == [(0,)], table
+        [(kind, error)] = rows(archive, "SELECT error_kind, error FROM fetches")
+        assert kind == "internal" and "IntegrityError: boom" in str(error)

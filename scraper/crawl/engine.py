@@ -1,4 +1,4 @@
-"""The crawl loop: claim due URLs from the frontier, fetch them politely, archive or discover, repeat."""
+"""The crawl loop: claim due URLs from the frontier, fetch them politely, assess and archive each, repeat."""
 
 from __future__ import annotations
 
@@ -6,28 +6,36 @@ import asyncio
 import contextlib
 import logging
 import random
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from scraper import settings
+from scraper import locks, settings
 from scraper.config import Schedule
-from scraper.crawl.feeds import feed_links
-from scraper.crawl.robots import RobotsRules, rules_from_response
-from scraper.crawl.sitemaps import sitemap_entries
-from scraper.errors import ErrorKind, FeedError, FetchError, ParseError, SitemapError, StoreError
+from scraper.crawl.discover import Discoverer
+from scraper.crawl.robots import RobotsMode, RobotsRules, rules_from_response
+from scraper.errors import CrawlLocked, ErrorKind, FetchError, StoreError
 from scraper.fetch import Fetcher, FetchPolicy
-from scraper.models import Discovered, FetchRecord, FrontierItem, FrontierUpdate, Page, Purpose
+from scraper.models import (
+    Discovered,
+    FrontierItem,
+    FrontierState,
+    FrontierUpdate,
+    Outcome,
+    Purpose,
+    RunStatus,
+    Verdict,
+)
 from scraper.netguard import Resolver, system_resolver
-from scraper.parse.links import page_links
-from scraper.pipeline import choose_profile, failure_row, ledger_row, parse_page
-from scraper.store import Archive
+from scraper.pipeline import assess, choose_profile, failure, fetch_failed, ledger_row, write
+from scraper.store import Archive, CaptureResult
 from scraper.urls import canonicalize, host_of
 
 log = logging.getLogger("scraper.crawl")
@@ -44,12 +52,10 @@ class Progress:
     """Counts of this run, for the progress display."""
 
     fetched: int = 0
-    archived: int = 0
     new_articles: int = 0
     new_versions: int = 0
     retries: int = 0
     errors: int = 0
-    skipped: int = 0
     started: float = field(default_factory=time.monotonic)
 
 
@@ -57,7 +63,7 @@ class Progress:
 class RunSummary:
     run_id: int
     schedule: str
-    status: str  # completed, capped, interrupted, timeout, failed
+    status: RunStatus
     pages_fetched: int
     new_articles: int
     new_versions: int
@@ -94,22 +100,6 @@ class HostGate:
         self._next_start = max(self._next_start, asyncio.get_running_loop().time() + seconds)
 
 
-def retry_after_seconds(value: str | None, now: datetime) -> float | None:
-    """Read a Retry-After header: seconds, or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
-
-
 def backoff(tries: int, base: float) -> float:
     """Exponential backoff with jitter: about base, 2·base, 4·base ... seconds, each between half and all of it."""
     ceiling = min(MAX_BACKOFF, base * 2 ** max(0, tries - 1))
@@ -119,6 +109,11 @@ def backoff(tries: int, base: float) -> float:
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def _lock_path(archive: Archive, schedule: str) -> Path:
+    slug = re.sub(r"[^A-Za-z0-9._-]", "_", schedule)
+    return Path(f"{archive.path}.crawl-{slug}.lock")
 
 
 class Crawler:
@@ -147,7 +142,7 @@ class Crawler:
         )
         self.resolver = resolver
         self.profile = choose_profile(schedule.start_urls[0], schedule.profile)
-        self.origins = {_origin(url) for url in schedule.start_urls}
+        self.discoverer = Discoverer(schedule)
         self.progress = Progress()
         self.on_progress = on_progress
         self.stop = stop or asyncio.Event()
@@ -156,63 +151,78 @@ class Crawler:
         self._fetcher: Fetcher | None = None
         self._run_id = 0
         self._fatal: BaseException | None = None
-        # Archive writes run on one worker thread: compression and SQLite release the GIL,
-        # so they overlap the event loop's fetching instead of stalling it.
+        # Parsing and archive writes each run on a worker thread of their own: the event loop stays free to
+        # fetch, to keep the run's deadline and to hear a signal, and a page is parsed while another is written.
+        self._parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parse")
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive")
 
     async def _db(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Call an Archive method on the writer thread."""
+        """Call an archive function on the writer thread."""
         return await asyncio.get_running_loop().run_in_executor(self._writer, partial(function, *args, **kwargs))
 
     # -- the run -------------------------------------------------------------
 
     async def run(self, *, trigger: str = "manual", scheduled_for: datetime | None = None) -> RunSummary:
-        """Crawl until the frontier is empty, the page cap or the run deadline is reached, or `stop` is set."""
-        self._run_id = self.archive.start_run(self.schedule.name, trigger=trigger, scheduled_for=scheduled_for)
+        """Crawl until the frontier is empty, the page cap or the run deadline is reached, or `stop` is set.
+
+        CrawlLocked if another crawl of this schedule is writing to this archive.
+        """
+        lock = _lock_path(self.archive, self.schedule.name)
+        refuse = partial(
+            CrawlLocked,
+            f"Another crawl of schedule {self.schedule.name!r} is already writing to {self.archive.path}; "
+            "wait for it to end (one crawl per schedule and archive at a time).",
+            path=str(lock),
+        )
+        with locks.hold(lock, lambda holder: refuse()):
+            try:
+                return await self._run(trigger, scheduled_for)
+            finally:
+                self._parser.shutdown(wait=True)
+                self._writer.shutdown(wait=True)
+
+    async def _run(self, trigger: str, scheduled_for: datetime | None) -> RunSummary:
+        schedule = self.schedule
+        self._run_id = self.archive.runs.start(schedule.name, trigger=trigger, scheduled_for=scheduled_for)
         now = datetime.now(UTC)
-        seeds = [Discovered(canonicalize(u), Purpose.LISTING) for u in self.schedule.listings]
-        seeds += [Discovered(canonicalize(u), Purpose.FEED) for u in self.schedule.feeds]
-        seeds += [Discovered(canonicalize(u), Purpose.SITEMAP) for u in self.schedule.sitemaps]
-        sites = sorted({host_of(u) for u in self.schedule.start_urls})
-        revisits = self.archive.due_revisits(sites, now=now, interval=self.schedule.revisit_interval)
+        seeds = [Discovered(canonicalize(u), Purpose.LISTING) for u in schedule.listings]
+        seeds += [Discovered(canonicalize(u), Purpose.FEED) for u in schedule.feeds]
+        seeds += [Discovered(canonicalize(u), Purpose.SITEMAP) for u in schedule.sitemaps]
+        sites = sorted({host_of(u) for u in schedule.start_urls})
+        revisits = self.archive.frontier.due_revisits(sites, now=now, interval=schedule.revisit_interval)
         seeds += [Discovered(url, Purpose.REVISIT) for url in revisits]
-        self.archive.seed(self.schedule.name, seeds, run_id=self._run_id)
+        self.archive.frontier.seed(schedule.name, seeds, run_id=self._run_id)
         log.info(
             "run %d of %s: %d start URLs, %d re-visits due",
             self._run_id,
-            self.schedule.name,
+            schedule.name,
             len(seeds) - len(revisits),
             len(revisits),
         )
-        status, message = "failed", None
+        status, message = RunStatus.FAILED, None
         try:
             async with Fetcher(self.policy, resolver=self.resolver) as fetcher:
                 self._fetcher = fetcher
-                try:
-                    status, message = await asyncio.wait_for(self._loop(), timeout=self.schedule.run_timeout)
-                finally:
-                    self._writer.shutdown(wait=True)
+                status, message = await asyncio.wait_for(self._loop(), timeout=schedule.run_timeout)
         except TimeoutError:
-            status, message = (
-                "timeout",
-                f"the run took longer than {self.schedule.run_timeout:g} s and was stopped",
-            )
+            status = RunStatus.TIMEOUT
+            message = f"the run took longer than {schedule.run_timeout:g} s and was stopped"
         except BaseException as exc:
-            status, message = "failed", str(exc) or type(exc).__name__
-            self.archive.finish_run(self._run_id, status, message)
+            self.archive.runs.finish(self._run_id, RunStatus.FAILED, str(exc) or type(exc).__name__)
             raise
         if self._fatal is not None:
-            status, message = "failed", str(self._fatal)
-            if isinstance(self._fatal, StoreError):
-                # The archive itself failed (disk full, read-only): record the run if it still can,
-                # then report the archive's own error; what was committed stays as it is.
-                with contextlib.suppress(StoreError):
-                    self.archive.finish_run(self._run_id, status, message)
-                raise self._fatal
-        row = self.archive.finish_run(self._run_id, status, message)
+            # Only the archive itself failing (disk full, read-only) ends a run: record it if it still can,
+            # then report the archive's own error; what was committed stays as it is.
+            with contextlib.suppress(StoreError):
+                self.archive.runs.finish(self._run_id, RunStatus.FAILED, str(self._fatal))
+            raise self._fatal
+        if warning := self.discoverer.pattern_warning():
+            log.warning("schedule %s: %s", schedule.name, warning)
+            message = f"{message}; {warning}" if message else warning
+        row = self.archive.runs.finish(self._run_id, status, message)
         return RunSummary(
             run_id=self._run_id,
-            schedule=self.schedule.name,
+            schedule=schedule.name,
             status=status,
             pages_fetched=row["pages_fetched"],
             new_articles=row["new_articles"],
@@ -221,21 +231,22 @@ class Crawler:
             message=message,
         )
 
-    async def _loop(self) -> tuple[str, str | None]:
+    async def _loop(self) -> tuple[RunStatus, str | None]:
         tasks: set[asyncio.Task[None]] = set()
         claimed = 0
-        status, message = "completed", None
+        status, message = RunStatus.COMPLETED, None
+        frontier = self.archive.frontier
         try:
             while True:
                 if self.stop.is_set():
-                    status, message = "interrupted", "stopped by a signal; the frontier keeps the rest"
+                    status, message = RunStatus.INTERRUPTED, "stopped by a signal; the frontier keeps the rest"
                     break
                 if self._fatal is not None:
                     break
                 free = self.schedule.global_concurrency - len(tasks)
                 if free > 0 and claimed < self.max_pages:
                     items = await self._db(
-                        self.archive.claim,
+                        frontier.claim,
                         self.schedule.name,
                         limit=min(free, self.max_pages - claimed),
                         now=datetime.now(UTC),
@@ -243,11 +254,11 @@ class Crawler:
                     claimed += len(items)
                     tasks.update(asyncio.create_task(self._process(item)) for item in items)
                 if not tasks:
-                    due = await self._db(self.archive.next_due, self.schedule.name)
+                    due = await self._db(frontier.next_due, self.schedule.name)
                     if due is None:
                         break
                     if claimed >= self.max_pages:
-                        status = "capped"
+                        status = RunStatus.CAPPED
                         message = f"page cap of {self.max_pages} reached; the rest waits in the frontier"
                         break
                     wait = (due - datetime.now(UTC)).total_seconds()
@@ -269,6 +280,99 @@ class Crawler:
         return status, message
 
     # -- one URL ---------------------------------------------------------------
+
+    async def _process(self, item: FrontierItem) -> None:
+        """Fetch, assess and archive one URL. Whatever goes wrong with it is its own failure (a ledger row, a try
+        counted, a retry or giving up); only the archive failing (StoreError) escapes, and ends the run."""
+        try:
+            outcome = await self._fetch_and_assess(item)
+        except Exception as exc:
+            log.exception("processing %s failed", item.url)
+            message = f"Processing {item.url} failed ({type(exc).__name__}: {str(exc)[:200] or 'no message'})."
+            outcome = failure(item.url, message, ErrorKind.INTERNAL, purpose=item.kind, retry=True)
+        outcome, capture = await self._db(
+            write, self.archive, outcome, run_id=self._run_id, settle=partial(self._settle, item)
+        )
+        self._count(outcome, capture)
+
+    async def _fetch_and_assess(self, item: FrontierItem) -> Outcome:
+        assert self._fetcher is not None
+        origin = _origin(item.url)
+        rules = await self._rules(origin)
+        if not rules.allows(item.url, self.policy.user_agent):
+            reason = rules.reason if rules.mode == RobotsMode.DISALLOW_ALL else "robots.txt disallows it"
+            return failure(item.url, f"Skipped {item.url}: {reason}.", ErrorKind.ROBOTS, purpose=item.kind)
+        crawl_delay = rules.crawl_delay(self.policy.user_agent) or 0.0
+        if crawl_delay > settings.MAX_CRAWL_DELAY:
+            message = (
+                f"Deferred {item.url}: robots.txt asks for a Crawl-delay of {crawl_delay:g} s, "
+                f"more than the {settings.MAX_CRAWL_DELAY:g} s this crawler waits."
+            )
+            return failure(item.url, message, ErrorKind.CRAWL_DELAY, purpose=item.kind)
+        headers: dict[str, str] = {}
+        if item.kind == Purpose.REVISIT and self.schedule.conditional:
+            if item.etag:
+                headers["If-None-Match"] = item.etag
+            if item.last_modified:
+                headers["If-Modified-Since"] = item.last_modified
+        gate = self._gate(origin, rules)
+        async with gate.slot():
+            try:
+                page = await self._fetcher.fetch(item.url, headers=headers, before_request=gate.turn)
+            except FetchError as exc:
+                return fetch_failed(item.url, exc, purpose=item.kind)
+        self.progress.fetched += 1
+        discover = partial(self.discoverer, item=item)
+        outcome = await asyncio.get_running_loop().run_in_executor(
+            self._parser, partial(assess, page, self.profile, purpose=item.kind, discover=discover)
+        )
+        if outcome.retry_after is not None:
+            gate.pause(min(outcome.retry_after, settings.MAX_RETRY_AFTER))
+        return outcome
+
+    def _settle(self, item: FrontierItem, outcome: Outcome) -> FrontierUpdate:
+        """Decide what becomes of a frontier URL after its outcome: done, a retry later, or given up."""
+        verdict = outcome.verdict
+        if verdict == Verdict.GONE and item.kind == Purpose.REVISIT:
+            return FrontierUpdate(item, FrontierState.DONE, self._run_id)
+        if verdict in (Verdict.GONE, Verdict.FAILED):
+            log.warning("%s", outcome.error)
+            return FrontierUpdate(item, FrontierState.FAILED, self._run_id)
+        if verdict != Verdict.RETRY:
+            if verdict == Verdict.SKIPPED:
+                log.info("%s", outcome.error)
+            return FrontierUpdate(item, FrontierState.DONE, self._run_id)
+        tries = item.tries + 1
+        wait = outcome.retry_after
+        if tries < self.schedule.max_tries and (wait is None or wait <= settings.MAX_RETRY_AFTER):
+            delay = wait if wait is not None else backoff(tries, self.schedule.retry_delay)
+            log.info(
+                "will retry %s in %.1f s (try %d of %d): %s",
+                item.url,
+                delay,
+                tries,
+                self.schedule.max_tries,
+                outcome.error,
+            )
+            return FrontierUpdate(
+                item, FrontierState.QUEUED, self._run_id, due_at=datetime.now(UTC) + timedelta(seconds=delay)
+            )
+        log.warning("gave up on %s after %d tries: %s", item.url, tries, outcome.error)
+        return FrontierUpdate(item, FrontierState.FAILED, self._run_id)
+
+    def _count(self, outcome: Outcome, capture: CaptureResult | None) -> None:
+        progress = self.progress
+        if capture is not None:
+            progress.new_articles += capture.new_article
+            progress.new_versions += capture.new_version and not capture.new_article
+        if outcome.verdict == Verdict.RETRY:
+            progress.retries += 1
+        elif outcome.verdict in (Verdict.FAILED, Verdict.GONE):
+            progress.errors += 1
+        if self.on_progress is not None:
+            self.on_progress(progress)
+
+    # -- politeness ------------------------------------------------------------
 
     def _gate(self, origin: str, rules: RobotsRules) -> HostGate:
         gate = self._gates.get(origin)
@@ -298,201 +402,11 @@ class Crawler:
         try:
             page = await self._fetcher.fetch(url)
         except FetchError as exc:
-            await self._db(
-                self.archive.record_fetch, failure_row(url, exc, purpose=Purpose.ROBOTS), run_id=self._run_id
-            )
+            outcome = fetch_failed(url, exc, purpose=Purpose.ROBOTS)
             rules = rules_from_response(None, b"", error=exc.kind)
         else:
-            await self._db(
-                self.archive.record_fetch, ledger_row(page, purpose=Purpose.ROBOTS), page=page, run_id=self._run_id
-            )
+            outcome = Outcome(Verdict.DISCOVERED, ledger_row(page, purpose=Purpose.ROBOTS), page=page)
             rules = rules_from_response(page.status, page.body)
+        await self._db(write, self.archive, outcome, run_id=self._run_id)
         log.info("%s: %s", origin, rules.reason)
         return rules
-
-    async def _skip(self, item: FrontierItem, reason: str, kind: ErrorKind) -> None:
-        """A URL not fetched (robots, a deferred host): a ledger row says why, and the run goes on."""
-        self.progress.skipped += 1
-        record = FetchRecord(
-            url=item.url, fetched_at=datetime.now(UTC), error=reason, error_kind=kind, purpose=item.kind
-        )
-        update = FrontierUpdate(item, "done", self._run_id, error=reason, fetched=False)
-        await self._db(self.archive.record_fetch, record, run_id=self._run_id, frontier=update)
-        log.info("skipped %s: %s", item.url, reason)
-
-    async def _process(self, item: FrontierItem) -> None:
-        assert self._fetcher is not None
-        origin = _origin(item.url)
-        rules = await self._rules(origin)
-        if not rules.allows(item.url, self.policy.user_agent):
-            reason = rules.reason if rules.mode == "disallow-all" else "robots.txt disallows it"
-            await self._skip(item, f"Skipped {item.url}: {reason}.", ErrorKind.ROBOTS)
-            return
-        crawl_delay = rules.crawl_delay(self.policy.user_agent) or 0.0
-        if crawl_delay > settings.MAX_CRAWL_DELAY:
-            await self._skip(
-                item,
-                f"Deferred {item.url}: robots.txt asks for a Crawl-delay of {crawl_delay:g} s, "
-                f"more than the {settings.MAX_CRAWL_DELAY:g} s this crawler waits.",
-                ErrorKind.CRAWL_DELAY,
-            )
-            return
-        headers: dict[str, str] = {}
-        if item.kind == "revisit" and self.schedule.conditional:
-            if item.etag:
-                headers["If-None-Match"] = item.etag
-            if item.last_modified:
-                headers["If-Modified-Since"] = item.last_modified
-        gate = self._gate(origin, rules)
-        async with gate.slot():
-            try:
-                page = await self._fetcher.fetch(item.url, headers=headers, before_request=gate.turn)
-            except FetchError as exc:
-                await self._failed(
-                    item,
-                    failure_row(item.url, exc, purpose=item.kind),
-                    retryable=exc.kind in settings.RETRY_KINDS,
-                )
-                return
-        self.progress.fetched += 1
-        if page.status in settings.RETRY_STATUSES:
-            wait = retry_after_seconds(page.headers.get("retry-after"), datetime.now(UTC))
-            if wait is not None:
-                gate.pause(min(wait, settings.MAX_RETRY_AFTER))
-            error = f"{page.final_url} answered HTTP {page.status}."
-            await self._failed(
-                item,
-                ledger_row(page, purpose=item.kind, error=error, kind=ErrorKind.HTTP_STATUS),
-                retryable=True,
-                wait=wait,
-            )
-            return
-        if page.status == 304:
-            update = FrontierUpdate(item, "done", self._run_id)
-            await self._db(
-                self.archive.record_fetch,
-                ledger_row(page, purpose=item.kind),
-                not_modified=True,
-                run_id=self._run_id,
-                frontier=update,
-            )
-            self._report()
-            return
-        if page.status >= 400:
-            error = f"{page.final_url} answered HTTP {page.status}."
-            row = ledger_row(page, purpose=item.kind, error=error, kind=ErrorKind.HTTP_STATUS)
-            gone = page.status in (404, 410) and item.kind == "revisit"
-            update = FrontierUpdate(item, "done" if gone else "failed", self._run_id, error=error)
-            await self._db(self.archive.record_fetch, row, gone=gone, run_id=self._run_id, frontier=update)
-            if not gone:
-                self.progress.errors += 1
-            log.warning("%s", error)
-            self._report()
-            return
-        if item.kind in ("article", "revisit"):
-            await self._archive(item, page)
-        else:
-            await self._discover(item, page)
-        self._report()
-
-    async def _failed(
-        self, item: FrontierItem, row: FetchRecord, *, retryable: bool, wait: float | None = None
-    ) -> None:
-        """Write the failed attempt; queue a retry (backoff, or Retry-After) or give the URL up."""
-        tries = item.tries + 1
-        if retryable and tries < self.schedule.max_tries and (wait is None or wait <= settings.MAX_RETRY_AFTER):
-            delay = wait if wait is not None else backoff(tries, self.schedule.retry_delay)
-            due = datetime.now(UTC) + timedelta(seconds=delay)
-            update = FrontierUpdate(item, "queued", self._run_id, due_at=due, error=row.error)
-            self.progress.retries += 1
-            log.info(
-                "will retry %s in %.1f s (try %d of %d): %s",
-                item.url,
-                delay,
-                tries,
-                self.schedule.max_tries,
-                row.error,
-            )
-        else:
-            update = FrontierUpdate(item, "failed", self._run_id, error=row.error)
-            self.progress.errors += 1
-            log.warning("gave up on %s after %d tries: %s", item.url, tries, row.error)
-        await self._db(self.archive.record_fetch, row, run_id=self._run_id, frontier=update)
-        self._report()
-
-    async def _archive(self, item: FrontierItem, page: Page) -> None:
-        try:
-            article = parse_page(page, self.profile)
-        except ParseError as exc:
-            update = FrontierUpdate(item, "failed", self._run_id, error=str(exc))
-            await self._db(
-                self.archive.record_fetch,
-                ledger_row(page, purpose=item.kind, error=str(exc), kind=exc.kind),
-                page=page,
-                run_id=self._run_id,
-                frontier=update,
-            )
-            self.progress.errors += 1
-            log.warning("%s", exc)
-            return
-        update = FrontierUpdate(item, "done", self._run_id)
-        capture = await self._db(
-            self.archive.record_capture,
-            ledger_row(page, purpose=item.kind),
-            page,
-            article,
-            run_id=self._run_id,
-            frontier=update,
-        )
-        self.progress.archived += 1
-        self.progress.new_articles += capture.new_article
-        self.progress.new_versions += capture.new_version and not capture.new_article
-
-    async def _discover(self, item: FrontierItem, page: Page) -> None:
-        found: list[Discovered] = []
-        error: str | None = None
-        kind: ErrorKind | None = None
-        depth = item.depth + 1
-        if item.kind == "listing":
-            for url in page_links(page.text, page.final_url)[: settings.MAX_OUTLINKS]:
-                if _origin(url) not in self.origins:
-                    continue
-                path = urlsplit(url).path
-                if self.schedule.article_url.search(path):
-                    found.append(Discovered(canonicalize(url), Purpose.ARTICLE, depth))
-                elif self.schedule.follow and self.schedule.follow.search(path) and depth <= self.schedule.max_depth:
-                    found.append(Discovered(canonicalize(url), Purpose.LISTING, depth))
-        elif item.kind == "feed":
-            try:
-                links = feed_links(page.body, page.final_url)
-            except FeedError as exc:
-                error, kind = f"{page.final_url}: {exc}", ErrorKind.BAD_FEED
-                links = []
-            for url in links:
-                if _origin(url) in self.origins and self.schedule.article_url.search(urlsplit(url).path):
-                    found.append(Discovered(canonicalize(url), Purpose.ARTICLE, depth))
-        elif item.kind == "sitemap":
-            try:
-                entries = sitemap_entries(page.body, page.final_url)
-            except SitemapError as exc:
-                error, kind = f"{page.final_url}: {exc}", ErrorKind.BAD_SITEMAP
-                entries = []
-            for entry in entries:
-                if _origin(entry.url) not in self.origins:
-                    continue
-                if entry.is_sitemap and depth <= self.schedule.max_depth:
-                    found.append(Discovered(canonicalize(entry.url), Purpose.SITEMAP, depth))
-                elif not entry.is_sitemap and self.schedule.article_url.search(urlsplit(entry.url).path):
-                    found.append(Discovered(canonicalize(entry.url), Purpose.ARTICLE, depth, entry.lastmod))
-        row = ledger_row(page, purpose=item.kind, error=error, kind=kind if error else None)
-        update = FrontierUpdate(item, "failed" if error else "done", self._run_id, error=error, discovered=tuple(found))
-        await self._db(self.archive.record_fetch, row, run_id=self._run_id, frontier=update)
-        if error:
-            self.progress.errors += 1
-            log.warning("%s", error)
-        else:
-            log.debug("%s %s: %d links", item.kind, item.url, len(found))
-
-    def _report(self) -> None:
-        if self.on_progress is not None:
-            self.on_progress(self.progress)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from protego import Protego
 
@@ -10,19 +11,29 @@ from protego import Protego
 MAX_ROBOTS_BYTES = 500 * 1024
 
 
+class RobotsMode(StrEnum):
+    """What a host's robots.txt decides."""
+
+    #: No file (4xx): everything may be fetched.
+    ALLOW_ALL = "allow-all"
+    #: 5xx or unreachable: nothing may be fetched this run (RFC 9309).
+    DISALLOW_ALL = "disallow-all"
+    #: A file was read: its rules decide.
+    PARSED = "parsed"
+
+
 @dataclass
 class RobotsRules:
     """The rules for one host during a run."""
 
-    #: "allow-all" (no file, 4xx), "disallow-all" (5xx or unreachable), or "parsed".
-    mode: str
+    mode: RobotsMode
     reason: str = ""
     parser: Protego | None = None
 
     def allows(self, url: str, user_agent: str) -> bool:
-        if self.mode == "allow-all":
+        if self.mode == RobotsMode.ALLOW_ALL:
             return True
-        if self.mode == "disallow-all" or self.parser is None:
+        if self.mode == RobotsMode.DISALLOW_ALL or self.parser is None:
             return False
         return bool(self.parser.can_fetch(url, user_agent))
 
@@ -36,10 +47,14 @@ class RobotsRules:
 def rules_from_response(status: int | None, body: bytes, *, error: str | None = None) -> RobotsRules:
     """Decide a host's rules from what fetching its robots.txt gave (RFC 9309 section 2.3.1)."""
     if error is not None or status is None:
-        return RobotsRules("disallow-all", f"robots.txt unreachable ({error or 'no response'}): the host is skipped")
+        return RobotsRules(
+            RobotsMode.DISALLOW_ALL, f"robots.txt unreachable ({error or 'no response'}): the host is skipped"
+        )
     if status >= 500:
-        return RobotsRules("disallow-all", f"robots.txt answered HTTP {status}: the host is skipped for this run")
+        return RobotsRules(
+            RobotsMode.DISALLOW_ALL, f"robots.txt answered HTTP {status}: the host is skipped for this run"
+        )
     if status >= 400:
-        return RobotsRules("allow-all", f"robots.txt answered HTTP {status}: everything is allowed")
+        return RobotsRules(RobotsMode.ALLOW_ALL, f"robots.txt answered HTTP {status}: everything is allowed")
     text = body[:MAX_ROBOTS_BYTES].decode("utf-8", errors="replace")
-    return RobotsRules("parsed", "robots.txt parsed", Protego.parse(text))
+    return RobotsRules(RobotsMode.PARSED, "robots.txt parsed", Protego.parse(text))

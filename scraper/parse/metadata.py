@@ -150,16 +150,25 @@ class Metadata:
 
 
 def _load_json(text: str) -> Any:
+    """A JSON-LD block's data, or None: too large, malformed or nested past any real document (RecursionError)."""
     text = text.strip()
+    if len(text) > MAX_JSONLD_CHARS:
+        return None
     if text.startswith("<!--"):
         text = text.removeprefix("<!--").removesuffix("-->")
     try:
         return json.loads(text, strict=False)
+    except RecursionError:
+        return None
     except ValueError:
         try:
             return json.loads(_TRAILING_COMMA.sub(r"\1", text), strict=False)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
+
+
+#: A JSON-LD block larger than this is not read (real ones are a few kilobytes; articleBody makes some 100 KB).
+MAX_JSONLD_CHARS = 2_000_000
 
 
 def _types(item: dict[str, Any]) -> set[str]:

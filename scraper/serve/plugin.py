@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import os
 import re
+import sqlite3
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -43,6 +45,14 @@ ARCHIVE_TABLES = frozenset({"articles", "article_versions", "view_counts", "fetc
 STATIC_FILES = {"archive.css": "text/css; charset=utf-8"}
 #: How much of an archive each read connection maps into memory (address space, not RAM).
 MMAP_BYTES = 1 << 30
+#: The longest string or blob a query may build or return (a stored raw page is at most 10 MiB compressed).
+MAX_VALUE_BYTES = 16 * 2**20
+#: The most one response may carry; larger whole answers get a 413, streamed ones (CSV) are cut here.
+MAX_RESPONSE_BYTES = 64 * 2**20
+#: The Host header names answered by default: the server is bound to loopback.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]"})
+#: Comma-separated host names to answer to instead (Datasette served under a public name).
+ALLOWED_HOSTS_ENV = "SCRAPE_SERVE_ALLOWED_HOSTS"
 #: Cells that would otherwise show a wall of markup.
 HTML_COLUMNS = frozenset({"body_html"})
 
@@ -119,6 +129,9 @@ def prepare_connection(conn: Any, database: str, datasette: Any) -> None:
     # a system call each: a search that counts and facets 8,000 matching rows takes a third less time. A reader
     # never sees the file shrink under it: in WAL mode a checkpoint cannot cut pages an open snapshot still uses.
     conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+    # No value a query builds may exceed this: printf('%.*c', 500000000, 'x') fails at once instead of taking
+    # one uninterruptible step of seconds (the time limit is checked between steps) and a gigabyte of memory.
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
 
 
 class DayFacet(Facet):  # type: ignore[misc]  # Datasette ships no types
@@ -358,24 +371,84 @@ def security_headers() -> tuple[tuple[bytes, bytes], ...]:
     )
 
 
+def allowed_hosts() -> frozenset[str]:
+    """The host names a request may name in its Host header: loopback names, or SCRAPE_SERVE_ALLOWED_HOSTS.
+
+    A page the user visits can make their browser send requests to 127.0.0.1; with DNS rebinding it can even
+    read the answers, under its own host name. Answering only to the names the server is meant to be reached
+    by closes that (Datasette behind a public name: list the name in SCRAPE_SERVE_ALLOWED_HOSTS).
+    """
+    configured = os.environ.get(ALLOWED_HOSTS_ENV, "")
+    names = {name.strip().lower() for name in configured.split(",") if name.strip()}
+    return frozenset(names or LOOPBACK_HOSTS)
+
+
+def _host_name(scope: dict[str, Any]) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"host":
+            host = str(value.decode("latin-1")).strip().lower()
+            if host.startswith("["):
+                return host[: host.find("]") + 1]
+            return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    return ""
+
+
+async def _refuse(send: Any, status: int, text: str) -> None:
+    body = text.encode("utf-8")
+    headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers + list(security_headers())})
+    await send({"type": "http.response.body", "body": body})
+
+
 @_hook
 def asgi_wrapper(datasette: Any) -> Callable[[Any], Any]:
     def wrap(app: Any) -> Any:
-        async def with_headers(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
             if scope["type"] != "http":
                 await app(scope, receive, send)
                 return
+            host = _host_name(scope)
+            if host not in allowed_hosts():
+                await _refuse(send, 421, f"This archive does not answer to the host name {host!r}.\n")
+                return
             extra = security_headers()
             names = {name for name, _ in extra}
+            held: dict[str, Any] | None = None
+            sent = 0
+            done = False
 
-            async def send_with_headers(message: dict[str, Any]) -> None:
+            async def capped_send(message: dict[str, Any]) -> None:
+                # The response start is held back until the first body chunk: a whole answer over the cap is
+                # replaced by an error, a streamed one is cut at the cap.
+                nonlocal held, sent, done
+                if done:
+                    return
                 if message["type"] == "http.response.start":
                     headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
-                    message = {**message, "headers": headers + list(extra)}
+                    held = {**message, "headers": headers + list(extra)}
+                    return
+                if message["type"] == "http.response.body":
+                    sent += len(message.get("body", b""))
+                    if held is not None:
+                        start, held = held, None
+                        if sent > MAX_RESPONSE_BYTES and not message.get("more_body"):
+                            done = True
+                            await _refuse(
+                                send,
+                                413,
+                                f"The answer would be larger than {MAX_RESPONSE_BYTES // 2**20} MiB; "
+                                "ask for fewer rows or shorter values.\n",
+                            )
+                            return
+                        await send(start)
+                    if sent > MAX_RESPONSE_BYTES:
+                        done = True
+                        await send({"type": "http.response.body", "body": b"", "more_body": False})
+                        return
                 await send(message)
 
-            await app(scope, receive, send_with_headers)
+            await app(scope, receive, capped_send)
 
-        return with_headers
+        return guarded
 
     return wrap

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
+import socket
 from pathlib import Path
 from typing import Any
 
 from scraper import settings
-from scraper.errors import UsageError
+from scraper.errors import StoreError, UsageError
+from scraper.store import inspect
 
 HERE = Path(__file__).resolve().parent
 METADATA = HERE / "metadata.yaml"
@@ -60,20 +60,39 @@ def check_archive(db_path: Path) -> None:
     if not db_path.is_file():
         raise UsageError(f"There is no archive at {db_path}; run `scrape crawl` or `scrape url` first.")
     try:
-        with closing(sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
-            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    except sqlite3.Error as exc:
-        raise UsageError(f"{db_path} is not a SQLite archive ({exc}).") from exc
+        tables = inspect(db_path)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from exc
     if "articles" not in tables:
         raise UsageError(f"{db_path} is a SQLite file but not an archive (it has no articles table).")
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise UsageError if nothing can listen on host:port (another server has it), before anything is printed."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise UsageError(
+                f"Cannot serve on {host}:{port}: {exc.strerror or exc}; choose another port with --port."
+            ) from None
 
 
 def serve(db_path: Path, *, host: str = "127.0.0.1", port: int = settings.SERVE_PORT) -> None:
     """Run Datasette on the archive in the foreground until interrupted (Ctrl-C)."""
     check_archive(db_path)
+    check_port(host, port)
     from datasette.cli import cli
 
-    cli.main(args=datasette_args(db_path, host=host, port=port), prog_name="datasette", standalone_mode=False)
+    try:
+        cli.main(args=datasette_args(db_path, host=host, port=port), prog_name="datasette", standalone_mode=False)
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            # uvicorn exits 3 when it cannot start (the port taken between our check and its bind).
+            raise UsageError(f"Datasette could not serve {db_path} on {host}:{port} (it exited {exc.code}).") from None
 
 
 def build(db_path: Path) -> Any:
