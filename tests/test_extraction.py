@@ -24,6 +24,7 @@ from scraper.evaluation import (
     snippet_hits,
     tokenize,
 )
+from scraper.parse import vocabulary
 from scraper.parse.body import Body, extract_body
 from scraper.parse.metadata import read_metadata
 
@@ -316,6 +317,118 @@ def test_golden_every_text_is_cleaned() -> None:
     assert all(p and p == p.strip() for p in extract(html).paragraphs)
 
 
+def page(body: str, *, head: str = "") -> str:
+    """A page with a site header and menu around `body`, as most news pages have."""
+    menu = "".join(f"<li><a href='/s{i}'>Section number {i} of the site</a></li>" for i in range(30))
+    return (
+        f"<html><head><title>Site</title>{head}</head><body>"
+        f"<header class='site-header'><a href='/'>Daily Planet</a><p>The best news of the city since 1921, "
+        f"every day, from every district.</p><nav><ul>{menu}</ul></nav></header>"
+        f"{body}<footer><p>© 2024 Daily Planet. All rights reserved.</p></footer></body></html>"
+    )
+
+
+ARTICLE_BODY = "".join(f"<p>{p}</p>" for p in ARTICLE_PARAGRAPHS)
+
+
+def test_golden_lead_in_the_article_header() -> None:
+    lead = "The city will spend 300 million euros on twelve kilometres of new tram lines, the council decided."
+    html = page(
+        "<main><article><header><h1>Council expands tram network</h1>"
+        "<p class='byline'>By Jane Reporter</p><p>12 March 2024, 10:45</p>"
+        f"<p class='standfirst'>{lead}</p></header>"
+        f"<div class='story-body'>{ARTICLE_BODY}</div></article></main>"
+    )
+    body = extract(html)
+    assert body.paragraphs[0] == lead
+    assert body.paragraphs[1:] == ARTICLE_PARAGRAPHS
+    # The page's own header (its tagline) and the article header's byline and date are not the lead.
+    assert "since 1921" not in body.text and "Jane Reporter" not in body.text and "10:45" not in body.text
+
+
+def test_golden_subtitle_sentence_in_the_article_header() -> None:
+    subtitle = "Twelve kilometres of new lines should cut commuting times in half, officials say."
+    html = page(
+        f"<article><header><h1>Trams</h1><h2>{subtitle}</h2><h2>A headline of the site, no sentence</h2>"
+        f"</header><div class='text'>{ARTICLE_BODY}</div></article>"
+    )
+    body = extract(html)
+    assert body.paragraphs[0] == subtitle
+    assert "no sentence" not in body.text
+
+
+def test_golden_noscript_copy_of_the_article() -> None:
+    # The article is written by a script; the page keeps a copy in <noscript> for readers without one.
+    html = page(
+        "<div id='app'></div><noscript><div class='post-body'>"
+        f"<script>document.write('never shown')</script>{ARTICLE_BODY}"
+        "<div class='share-bar'>Share on Facebook</div></div></noscript>"
+        "<noscript><img src='/pixel.gif'>Please enable JavaScript.</noscript>"
+    )
+    body = extract(html)
+    assert body.paragraphs == ARTICLE_PARAGRAPHS
+
+
+def test_golden_forms_are_boilerplate_unless_they_wrap_the_page() -> None:
+    signup = (
+        "<form class='wrap-form'><p>I agree that the Daily Planet may send me news about its work, "
+        "and I have read the privacy policy, which explains how my data is used.</p>"
+        "<label><input type='checkbox'> Yes, sign me up for the morning briefing today.</label></form>"
+    )
+    body = extract(page(f"<article>{ARTICLE_BODY}</article>{signup}"))
+    assert body.paragraphs == ARTICLE_PARAGRAPHS
+    # A page wrapped in one form (as some frameworks write them): the form holds the article.
+    wrapped = extract(f"<html><body><form id='page'><div class='content'>{ARTICLE_BODY}</div></form></body></html>")
+    assert wrapped.paragraphs == ARTICLE_PARAGRAPHS
+
+
+def test_golden_wrapper_with_a_misleading_class_is_looked_into() -> None:
+    # "sidebar" names the layout (a page with a sidebar), not the element: it holds the article.
+    html = page(
+        f"<div class='container has-sidebar'><div class='entry'>{ARTICLE_BODY}</div>"
+        "<aside class='sidebar'><p>Most read: the storm that hit the coast on Sunday night.</p></aside></div>"
+    )
+    body = extract(html)
+    assert body.paragraphs == ARTICLE_PARAGRAPHS
+
+
+def test_golden_a_list_of_names_is_not_prose() -> None:
+    names = "<br>".join(f"Name{i} Surname{i}, University of Somewhere, Department {i}" for i in range(30))
+    html = page(
+        f"<article class='post'><div class='content'>{ARTICLE_BODY}"
+        f"<table><tr><td>{names}</td></tr></table></div></article>"
+    )
+    body = extract(html)
+    assert body.paragraphs[:4] == ARTICLE_PARAGRAPHS
+
+
+def test_golden_dateline_is_article_text() -> None:
+    html = page(
+        f"<article><p><span class='dateline'>KOBE –</span> {ARTICLE_PARAGRAPHS[0]}</p>"
+        f"<p>{ARTICLE_PARAGRAPHS[1]}</p><p>{ARTICLE_PARAGRAPHS[2]}</p></article>"
+    )
+    assert extract(html).paragraphs[0] == f"KOBE – {ARTICLE_PARAGRAPHS[0]}"
+
+
+def test_golden_picture_description_is_a_caption_and_dates_alone_go() -> None:
+    html = page(
+        f"<article><div class='image-description'>The new tram at the depot on Monday, shown to the press "
+        f"by the city.</div>{ARTICLE_BODY}<p>03.04.2024</p><p>Image 3 of 12</p></article>"
+    )
+    body = extract(html)
+    assert body.paragraphs == ARTICLE_PARAGRAPHS
+
+
+def test_golden_heading_of_a_removed_block_goes() -> None:
+    html = page(
+        f"<article><div class='body'>{ARTICLE_BODY}<h2>More from the city desk</h2>"
+        "<div class='related-links'><a href='/a'>Bus fares to rise in April for all lines</a>"
+        "<a href='/b'>Bridge opens after three years of work</a></div></div></article>"
+    )
+    body = extract(html)
+    assert body.paragraphs == ARTICLE_PARAGRAPHS
+
+
 # JSON-LD articleBody
 
 
@@ -366,6 +479,20 @@ def test_jsonld_rescues_an_empty_page() -> None:
     body = extract("<html><body><div id='app'></div></body></html>", jsonld)
     assert body.source == "jsonld"
     assert body.paragraphs == ARTICLE_PARAGRAPHS
+
+
+def test_word_lists_are_data_with_their_sources_documented() -> None:
+    docs = (FIXTURES.parent / "docs" / "extraction.md").read_text(encoding="utf-8")
+    assert "scraper/parse/vocab/classes.toml" in docs and "scraper/parse/vocab/phrases.toml" in docs
+    for language, phrases in vocabulary.PHRASES.items():
+        assert phrases.labels and phrases.leads, language
+        assert language in docs, f"docs/extraction.md does not name the phrase list {language!r}"
+    for words in (vocabulary.REMOVE, vocabulary.POSITIVE, vocabulary.NEGATIVE, vocabulary.LEAD, vocabulary.PICTURE):
+        assert words.words or words.prefixes or words.classes
+    # Rules taken from one page are gone (the Portuguese reading-time label found on two dev pages).
+    assert "tempo de leitura" not in (FIXTURES.parent / "scraper" / "parse" / "vocab" / "phrases.toml").read_text(
+        encoding="utf-8"
+    )
 
 
 # ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from html import escape
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -120,11 +121,20 @@ _POSITIVE_RE = re.compile(vocabulary.POSITIVE.pattern())
 _NEGATIVE_RE = re.compile(vocabulary.NEGATIVE.pattern())
 _LEAD_RE = re.compile(vocabulary.LEAD.pattern())
 _PICTURE_RE = re.compile(vocabulary.PICTURE.pattern())
+_TEASER_RE = re.compile(vocabulary.TEASER.pattern())
 _CAMEL_RE = re.compile(r"([a-z0-9])([A-Z])")
 _WORD_SEPARATORS_RE = re.compile(r"[^a-z0-9 ]+")
 
 
-_NO_CLASS = (0.0, False)
+class Named(StrEnum):
+    """What an element's class or id names besides its weight."""
+
+    NOTHING = ""
+    LEAD = "lead"  # a lead paragraph (standfirst, summary, intro)
+    TEASER = "teaser"  # a box announcing a page: boilerplate with a link, the lead without one
+
+
+_NO_CLASS = (0.0, Named.NOTHING)
 
 
 def _class_words(value: str) -> str:
@@ -133,33 +143,36 @@ def _class_words(value: str) -> str:
 
 
 @functools.lru_cache(maxsize=16384)
-def class_info(value: str) -> tuple[float, bool]:
+def class_info(value: str) -> tuple[float, Named]:
     """What an element's "class id" string says: its weight (REMOVE_WEIGHT, ±CLASS_WEIGHT or 0), and
-    whether it names a lead paragraph (standfirst, summary, intro).
+    whether it names a lead paragraph or a teaser.
 
     A class token that names boilerplate marks the element for removal unless
     another token of it is purely a content word ("entry-content share-tracked"
-    is content; "post-meta" and "related-content" are not).
+    is content; "post-meta" and "related-content" are not). A picture's
+    "description" is its caption: boilerplate.
     """
     norm = _class_words(value)
     if not norm:
-        return 0.0, False
+        return _NO_CLASS
     if _REMOVE_RE.search(norm) is not None and _KEEP_RE.search(norm) is None:
         tokens = norm.split()
         if len(tokens) == 1 or not any(
             _POSITIVE_RE.search(t) is not None and _REMOVE_RE.search(t) is None for t in tokens
         ):
-            return REMOVE_WEIGHT, False
+            return REMOVE_WEIGHT, Named.NOTHING
     weight = 0.0
     if _POSITIVE_RE.search(norm) is not None:
         weight += CLASS_WEIGHT
     if _NEGATIVE_RE.search(norm) is not None:
         weight -= CLASS_WEIGHT
+    if _TEASER_RE.search(norm) is not None:
+        return weight, Named.TEASER
     if _LEAD_RE.search(norm) is None:
-        return weight, False
+        return weight, Named.NOTHING
     if _PICTURE_RE.search(norm) is not None:
-        return REMOVE_WEIGHT, False  # a picture's description: its caption
-    return weight, True
+        return REMOVE_WEIGHT, Named.NOTHING
+    return weight, Named.LEAD
 
 
 # ---------------------------------------------------------------------------
@@ -288,7 +301,12 @@ def _scan(
             continue
         cls = attrs.get("class")
         ident = attrs.get("id")
-        weight, lead = class_info(f"{cls} {ident}") if cls or ident else _NO_CLASS
+        weight, named = class_info(f"{cls} {ident}") if cls or ident else _NO_CLASS
+        if named is Named.TEASER:
+            if node.css_first("a[href]") is None:
+                named = Named.LEAD
+            else:
+                weight = REMOVE_WEIGHT
         if len(attrs) > 1 or cls is None:
             style = attrs.get("style")
             role = attrs.get("role")
@@ -312,14 +330,17 @@ def _scan(
             continue
         if weight:
             weights[node.mem_id] = weight
-        if lead:
+        if named is Named.LEAD:
             leads.append(node)
 
 
 def _names_lead(node: LexborNode) -> bool:
     attrs = node.attributes
     cls, ident = attrs.get("class"), attrs.get("id")
-    return bool(cls or ident) and class_info(f"{cls} {ident}")[1]
+    if not (cls or ident):
+        return False
+    named = class_info(f"{cls} {ident}")[1]
+    return named is Named.LEAD or (named is Named.TEASER and node.css_first("a[href]") is None)
 
 
 def _inside(node: LexborNode, tags: frozenset[str], levels: int) -> bool:

@@ -77,6 +77,8 @@ NEGATIVE = _words(_CLASSES, "negative")
 LEAD = _words(_CLASSES, "lead")
 #: Class words of a picture or gallery (whose "description" is a caption).
 PICTURE = _words(_CLASSES, "picture")
+#: Class words of a box announcing a page: boilerplate with a link, a lead without one.
+TEASER = _words(_CLASSES, "teaser")
 
 #: Paragraph-level boilerplate per language code.
 PHRASES: dict[str, Phrases] = {
