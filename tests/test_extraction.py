@@ -419,6 +419,19 @@ def test_golden_picture_description_is_a_caption_and_dates_alone_go() -> None:
     assert body.paragraphs == ARTICLE_PARAGRAPHS
 
 
+def test_golden_teasers_link_elsewhere_but_the_lead_does_not() -> None:
+    lead = "Twelve kilometres of new tram lines will connect three districts with the centre by 2028."
+    html = page(
+        f"<div class='news-single'><div class='teaser-text'><p>{lead}</p></div>"
+        f"<div class='news-text'><p>{ARTICLE_PARAGRAPHS[0]}</p><p>{ARTICLE_PARAGRAPHS[1]}</p>"
+        "<div class='inline-teaser'><a href='/budget'><p>The mayor presents the budget for the coming year, "
+        "with more money for schools and the new swimming pool in the north.</p></a></div>"
+        f"<p>{ARTICLE_PARAGRAPHS[2]}</p><p>{ARTICLE_PARAGRAPHS[3]}</p></div></div>"
+    )
+    body = extract(html)
+    assert body.paragraphs == (lead, *ARTICLE_PARAGRAPHS)
+
+
 def test_golden_heading_of_a_removed_block_goes() -> None:
     html = page(
         f"<article><div class='body'>{ARTICLE_BODY}<h2>More from the city desk</h2>"
