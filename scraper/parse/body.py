@@ -907,7 +907,8 @@ class _Walker:
                 self.in_quote += 1
             elif tag in CAPTION_TAGS:
                 self.in_caption += 1
-            snap = self._snapshot()
+            # Only a container that may be dropped needs the totals to go back to.
+            snap = self._snapshot() if tag in CONDITIONAL_TAGS else _BLOCK
         elif tag == "a":
             self.in_link += 1
             href = node.attributes.get("href")
@@ -1028,6 +1029,9 @@ def _drop_empty_sections(texts: list[str], kinds: list[str], htmls: list[str]) -
     kinds[:] = [t for t, k in zip(kinds, keep, strict=True) if k]
     htmls[:] = [t for t, k in zip(htmls, keep, strict=True) if k]
 
+
+# The snapshot of a block that is never dropped: it only marks the element as a block.
+_BLOCK: tuple[int, ...] = ()
 
 # Paragraph kinds of list items, and the list element that holds them.
 _LIST_ITEM_KINDS = {"li": "ul", "oli": "ol"}
