@@ -37,8 +37,8 @@ DEV_SET = FIXTURES / "extraction-dev"
 # that a change that loses accuracy on any one of them fails here. Raise them when it gets better.
 DEV_SETS = {
     "aeb": ("extraction-dev", 60, {"f1": 0.98, "precision": 0.975, "recall": 0.98}),
-    "snippets": ("extraction-snippets-dev", 393, {"f1": 0.91, "precision": 0.91, "recall": 0.90}),
-    "fundus": ("metadata-dev", 108, {"f1": 0.95, "precision": 0.94, "recall": 0.955}),
+    "snippets": ("extraction-snippets-dev", 393, {"f1": 0.923, "precision": 0.92, "recall": 0.92}),
+    "fundus": ("metadata-dev", 108, {"f1": 0.95, "precision": 0.94, "recall": 0.96}),
 }
 
 

@@ -50,6 +50,23 @@ BOILERPLATE_LINE_RE = re.compile(vocabulary.boilerplate_line_pattern(), re.IGNOR
 # A line that is only a date written in digits (03.04.2020, 2020-04-03, 4/3/20), with or without
 # a time: the article's timestamp, in any language.
 _DATE_LINE_RE = re.compile(r"^\W*\d{1,4}([./-])\d{1,2}\1\d{1,4}(?:[,\s]+\d{1,2}[:.]\d{2}(?::\d{2})?)?\W*$")
+_FIRST_WORDS = vocabulary.first_words()
+_FIRST_WORD_RE = re.compile(r"[\W_]*([^\W_]+)")
+
+
+def _boilerplate_line(text: str) -> bool:
+    """Whether a short line is a UI label, a cross-link lead-in or a bare date (most lines are ruled
+    out by their first word alone)."""
+    first = _FIRST_WORD_RE.match(text)
+    if first is not None:
+        word = first.group(1)
+        if word.isdigit():
+            return _DATE_LINE_RE.match(text) is not None or BOILERPLATE_LINE_RE.match(text) is not None
+        if word.lower() not in _FIRST_WORDS:
+            return False
+    return BOILERPLATE_LINE_RE.match(text) is not None
+
+
 # Only paragraphs shorter than this are tested against BOILERPLATE_LINE_RE.
 BOILERPLATE_LINE_MAX_CHARS = 160
 # A short paragraph or list item that is mostly link text is navigation.
@@ -145,7 +162,7 @@ class Reader:
             kind = "blockquote"
         if kind != "pre" and length < LINK_PARAGRAPH_MAX_CHARS and links > length * MAX_PARAGRAPH_LINK_DENSITY:
             return
-        if length < BOILERPLATE_LINE_MAX_CHARS and (BOILERPLATE_LINE_RE.match(text) or _DATE_LINE_RE.match(text)):
+        if length < BOILERPLATE_LINE_MAX_CHARS and _boilerplate_line(text):
             return
         self.texts.append(text)
         self.kinds.append(kind)

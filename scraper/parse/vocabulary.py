@@ -107,3 +107,20 @@ def boilerplate_line_pattern() -> str:
     label_re = "|".join(_phrase_pattern(label).removesuffix(r"\b") for label in labels)
     lead_re = "|".join(_phrase_pattern(lead) for lead in leads)
     return rf"^\W*(?:(?:{label_re})\W*$|(?:{lead_re}))|^[\W_]+$"
+
+
+_FIRST_WORD_RE = re.compile(r"[^\W_]+")
+
+
+def first_words() -> frozenset[str]:
+    """The first word (lower case, letters and digits) of every label and lead-in.
+
+    A line that opens with another word is no boilerplate line and needs no match against the whole
+    pattern. A phrase that opens with no word (a number, "# / #") stands as "#".
+    """
+    found = set()
+    for phrases in PHRASES.values():
+        for phrase in (*phrases.labels, *phrases.leads):
+            word = _FIRST_WORD_RE.search(phrase)
+            found.add(word.group(0) if word is not None else "#")
+    return frozenset(found)
