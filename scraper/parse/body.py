@@ -49,6 +49,7 @@ def _walk_to_body(nodes: list[LexborNode], weights: dict[int, float], source: st
 
 
 def _extract_dom(tree: LexborHTMLParser) -> Body:
+    """The body as the page's DOM shows it: boilerplate out, the container chosen (with its lead), read."""
     root = tree.body or tree.root
     if root is None:
         return EMPTY_BODY
@@ -64,13 +65,6 @@ def _extract_dom(tree: LexborHTMLParser) -> Body:
         if walker.total_chars < left * FALLBACK_SHARE:
             walker = read([prose_container(root, picked[-1], left)], weights)
     return _to_body(walker, "dom")
-
-
-# ---------------------------------------------------------------------------
-# JSON-LD articleBody
-# ---------------------------------------------------------------------------
-
-# A JSON-LD articleBody shorter than this many words is a summary, not the body.
 
 
 # ---------------------------------------------------------------------------
