@@ -10,7 +10,6 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from scraper.parse.boilerplate import JUNK_SELECTOR, remove_boilerplate
 from scraper.parse.container import choose, leads_before, prose_container
-from scraper.parse.measure import prose
 from scraper.parse.reader import Reader, read, render_html
 from scraper.text import clean_text
 
@@ -60,10 +59,10 @@ def _extract_dom(tree: LexborHTMLParser) -> Body:
         picked[:0] = leads_before(picked, leads, root)
     walker = read(picked, weights)
     # The prose left after removal is at most the page's prose measured before it.
-    if walker.total_chars < page_prose * FALLBACK_SHARE:
-        left = prose(root)
+    if walker.total_chars < page_prose.total * FALLBACK_SHARE:
+        left = page_prose.under(root)
         if walker.total_chars < left * FALLBACK_SHARE:
-            walker = read([prose_container(root, picked[-1], left)], weights)
+            walker = read([prose_container(root, picked[-1], page_prose, left)], weights)
     return _to_body(walker, "dom")
 
 

@@ -11,7 +11,7 @@ from selectolax.lexbor import LexborNode
 
 from scraper.elements import NEVER_TEXT
 from scraper.parse import vocabulary
-from scraper.parse.measure import SENTENCE_CLOSE_RE, ancestor_ids, link_density, prose
+from scraper.parse.measure import SENTENCE_CLOSE_RE, Prose, ancestor_ids, link_density
 
 # Removed with their subtree, unconditionally: what never holds text, and the
 # headline (the body does not repeat it).
@@ -291,9 +291,9 @@ def _keep_leads(header: LexborNode, leads: list[LexborNode]) -> None:
     leads.extend(found)
 
 
-def remove_boilerplate(root: LexborNode, leads: list[LexborNode]) -> tuple[dict[int, float], int]:
+def remove_boilerplate(root: LexborNode, leads: list[LexborNode]) -> tuple[dict[int, float], Prose]:
     """Remove junk and boilerplate elements; return the class weights of the rest (by mem_id), and
-    the page's prose (characters of sentence-length <p> text) before the removal.
+    the page's prose (sentence-length <p> text) as measured before the removal.
 
     Elements that look like a lead paragraph are added to `leads`, in the order met.
     """
@@ -310,14 +310,14 @@ def remove_boilerplate(root: LexborNode, leads: list[LexborNode]) -> tuple[dict[
             node.unwrap()
         else:
             node.decompose()
-    page_prose = prose(root)
-    prose_guard = max(PROSE_GUARD_MIN_CHARS, page_prose * PROSE_GUARD_SHARE)
+    page_prose = Prose(root)
+    prose_guard = max(PROSE_GUARD_MIN_CHARS, page_prose.total * PROSE_GUARD_SHARE)
     # A page with prose in paragraphs is guarded by its prose; one without, by its text.
-    guard = len(root.text()) * REMOVE_GUARD_SHARE if page_prose < PROSE_GUARD_MIN_CHARS else float("inf")
+    guard = len(root.text()) * REMOVE_GUARD_SHARE if page_prose.total < PROSE_GUARD_MIN_CHARS else float("inf")
     while suspects:
         node, weight = suspects.pop()
         length = len(node.text())
-        if length < guard and (length < prose_guard or prose(node) < prose_guard):
+        if length < guard and (length < prose_guard or page_prose.under(node) < prose_guard):
             if node.tag == "header" and weight == 0:
                 _keep_leads(node, leads)
             else:

@@ -7,7 +7,7 @@ import re
 
 from selectolax.lexbor import LexborNode
 
-from scraper.parse.measure import PROSE_PARAGRAPH_CHARS, ancestor_ids, link_density
+from scraper.parse.measure import Prose, ancestor_ids, link_density
 
 # Elements whose text is scored as a paragraph when choosing the article
 # container; divs count with their own text nodes only (sites that use divs
@@ -282,13 +282,14 @@ def choose(root: LexborNode, weights: dict[int, float]) -> list[LexborNode]:
 # the languages of scraper/parse/vocab/phrases.toml.
 
 
-def prose_container(root: LexborNode, chosen: LexborNode, prose: int) -> LexborNode:
-    """The nearest ancestor of `chosen` (or itself) holding at least PROSE_CONTAINER_SHARE of the prose under `root`."""
+def prose_container(root: LexborNode, chosen: LexborNode, page_prose: Prose, left: int) -> LexborNode:
+    """The nearest ancestor of `chosen` (or itself) holding PROSE_CONTAINER_SHARE of the `left` prose under `root`."""
     totals: dict[int, int] = {}
     root_id = root.mem_id
+    lengths = page_prose.lengths
     for para in root.css("p"):
-        length = len(para.text().strip())
-        if length < PROSE_PARAGRAPH_CHARS:
+        length = lengths.get(para.mem_id, 0)
+        if not length:
             continue
         ancestor = para.parent
         while ancestor is not None:
@@ -297,7 +298,7 @@ def prose_container(root: LexborNode, chosen: LexborNode, prose: int) -> LexborN
             if key == root_id:
                 break
             ancestor = ancestor.parent
-    need = prose * PROSE_CONTAINER_SHARE
+    need = left * PROSE_CONTAINER_SHARE
     # Up from the chosen container: the first element that holds most of the prose.
     current: LexborNode | None = chosen
     while current is not None and current.mem_id != root_id:

@@ -16,14 +16,25 @@ MAX_LINKS_MEASURED = 5_000
 SENTENCE_CLOSE_RE = re.compile("[.!?…。！？؟।][\"'”’»」』)]*$")
 
 
-def prose(node: LexborNode) -> int:
-    """Characters of paragraph text under `node`: <p> elements of sentence length."""
-    total = 0
-    for para in node.css("p"):
-        length = len(para.text().strip())
-        if length >= PROSE_PARAGRAPH_CHARS:
-            total += length
-    return total
+class Prose:
+    """A page's prose, measured once: the length of each <p> of sentence length, by mem_id.
+
+    Measured before boilerplate removal; what is removed later no longer counts, as the
+    paragraphs under an element are found anew each time.
+    """
+
+    def __init__(self, root: LexborNode) -> None:
+        self.lengths: dict[int, int] = {}
+        for para in root.css("p"):
+            length = len(para.text().strip())
+            if length >= PROSE_PARAGRAPH_CHARS:
+                self.lengths[para.mem_id] = length
+        self.total = sum(self.lengths.values())
+
+    def under(self, node: LexborNode) -> int:
+        """Characters of prose under `node` (in the tree as it is now)."""
+        lengths = self.lengths
+        return sum(lengths.get(para.mem_id, 0) for para in node.css("p"))
 
 
 def link_density(node: LexborNode, text_len: int) -> float:
