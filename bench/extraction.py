@@ -35,6 +35,7 @@ The last line printed is one JSON object:
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import time
@@ -49,7 +50,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from scraper.evaluation import DevPage, SetFormat, load_dev_set, score_set, set_format  # noqa: E402
+from scraper.evaluation import DevPage, SetFormat, iter_dev_set, score_set, set_format  # noqa: E402
 from scraper.parse.body import extract_body  # noqa: E402
 from scraper.parse.metadata import read_metadata  # noqa: E402
 
@@ -198,9 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         warnings.simplefilter("ignore")
         for name, folder in folders.items():
             fmt = set_format(folder)
-            pages = load_dev_set(folder)
-            if args.quick:
-                pages = pages[:QUICK_PAGES]
+            pages = list(itertools.islice(iter_dev_set(folder), QUICK_PAGES if args.quick else None))
             results[name] = bench_set(pages, fmt, extractors, repeat)
             print_table(f"{name} ({fmt.value})", results[name])
     print(f"\none thread, best of {repeat} timed passes")

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
-from bench import extraction as bench_extraction
 from scraper.evaluation import (
     DevPage,
     SetFormat,
     aggregate,
     aggregate_snippets,
-    load_dev_set,
+    iter_dev_set,
     match_counts,
     score_page,
     score_set,
@@ -28,7 +29,8 @@ from scraper.parse import vocabulary
 from scraper.parse.body import Body, extract_body
 from scraper.parse.metadata import read_metadata
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
 DEV_SET = FIXTURES / "extraction-dev"
 
 # The three dev sets (copies of ../shared/*-dev with their licences; see docs/extraction.md) and
@@ -64,11 +66,13 @@ def crawl_path(page: DevPage) -> str:
 
 @pytest.fixture(scope="module")
 def dev_scores() -> dict[str, dict[str, float]]:
+    # One page in memory at a time: the sets hold about 100 MB of HTML, and a test process that grew
+    # by that much would lend its size to the children that other tests measure.
     scores = {}
     for name, (folder, size, _) in DEV_SETS.items():
-        pages = load_dev_set(FIXTURES / folder)
-        assert len(pages) == size, folder
-        scores[name] = score_set(set_format(FIXTURES / folder), [(page, crawl_path(page)) for page in pages])
+        pairs = ((page, crawl_path(page)) for page in iter_dev_set(FIXTURES / folder))
+        scores[name] = score_set(set_format(FIXTURES / folder), pairs)
+        assert scores[name]["pages"] == size, folder
     return scores
 
 
@@ -81,7 +85,7 @@ def test_dev_set_floor(dev_scores: dict[str, dict[str, float]], name: str, metri
 
 
 def test_dev_set_loader_items() -> None:
-    page = load_dev_set(DEV_SET)[0]
+    page = next(iter_dev_set(DEV_SET))
     assert page.url.startswith("http")
     assert "<" in page.html
     assert len(page.truth.split()) > 20
@@ -96,13 +100,14 @@ def test_the_three_formats_are_told_apart() -> None:
 
 
 def test_snippet_and_fundus_pages_carry_their_truth() -> None:
-    snippets = load_dev_set(FIXTURES / "extraction-snippets-dev")
-    assert all(page.with_snippets for page in snippets)
-    assert sum(len(page.without_snippets) for page in snippets) > 1000
-    fundus = load_dev_set(FIXTURES / "metadata-dev")
-    assert all(page.truth and page.site for page in fundus)
-    # Pages saved in a legacy encoding are decoded as the fetcher decodes them, not as UTF-8 with errors.
-    assert not any("\ufffd" in page.html[:5000] for page in snippets)
+    withouts = 0
+    for page in iter_dev_set(FIXTURES / "extraction-snippets-dev"):
+        assert page.with_snippets, page.id
+        withouts += len(page.without_snippets)
+        # Pages saved in a legacy encoding are decoded as the fetcher decodes them, not as UTF-8 with errors.
+        assert "\ufffd" not in page.html[:5000], page.id
+    assert withouts > 1000
+    assert all(page.truth and page.site for page in iter_dev_set(FIXTURES / "metadata-dev"))
 
 
 # ---------------------------------------------------------------------------
@@ -495,7 +500,7 @@ def test_jsonld_rescues_an_empty_page() -> None:
 
 
 def test_word_lists_are_data_with_their_sources_documented() -> None:
-    docs = (FIXTURES.parent / "docs" / "extraction.md").read_text(encoding="utf-8")
+    docs = (ROOT / "docs" / "extraction.md").read_text(encoding="utf-8")
     assert "scraper/parse/vocab/classes.toml" in docs and "scraper/parse/vocab/phrases.toml" in docs
     for language, phrases in vocabulary.PHRASES.items():
         assert phrases.labels and phrases.leads, language
@@ -503,9 +508,7 @@ def test_word_lists_are_data_with_their_sources_documented() -> None:
     for words in (vocabulary.REMOVE, vocabulary.POSITIVE, vocabulary.NEGATIVE, vocabulary.LEAD, vocabulary.PICTURE):
         assert words.words or words.prefixes or words.classes
     # Rules taken from one page are gone (the Portuguese reading-time label found on two dev pages).
-    assert "tempo de leitura" not in (FIXTURES.parent / "scraper" / "parse" / "vocab" / "phrases.toml").read_text(
-        encoding="utf-8"
-    )
+    assert "tempo de leitura" not in (ROOT / "scraper" / "parse" / "vocab" / "phrases.toml").read_text(encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------
@@ -573,14 +576,18 @@ def test_aggregate_snippets_sums_over_pages() -> None:
 # ---------------------------------------------------------------------------
 
 
-def test_bench_quick_prints_its_figures_as_json(capsys: pytest.CaptureFixture[str]) -> None:
-    assert bench_extraction.main(["--quick"]) == 0
-    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+def test_bench_quick_prints_its_figures_as_json() -> None:
+    # In a child process, as it is run: the reference tools it imports stay out of the test process.
+    done = subprocess.run(
+        [sys.executable, "bench/extraction.py", "--quick"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
     assert set(result) == {"sets", "skipped", "threads", "repeat", "quick"}
     assert result["quick"] is True and result["threads"] == 1
     assert set(result["sets"]) == {"aeb", "snippets", "fundus"}
     for figures in result["sets"].values():
-        assert figures["pages"] == bench_extraction.QUICK_PAGES
+        assert figures["pages"] == 4  # QUICK_PAGES
         assert "speedup_vs_trafilatura" in figures
         project = figures["extractors"]["project"]
         assert set(project) == {"f1", "precision", "recall", "pages_per_s"}
@@ -588,9 +595,19 @@ def test_bench_quick_prints_its_figures_as_json(capsys: pytest.CaptureFixture[st
         assert set(figures["extractors"]) | set(result["skipped"]) >= {"project", "trafilatura"}
 
 
-def test_bench_names_a_missing_folder(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    assert bench_extraction.main(["--quick", "--fixtures", str(tmp_path / "nowhere")]) == 1
-    assert "is not at" in capsys.readouterr().err
+def test_bench_names_a_missing_folder(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "bench/extraction.py", "--quick", "--fixtures", str(tmp_path / "nowhere")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1
+    assert (
+        done.stderr.strip().splitlines()[-1]
+        == f"The dev set 'nowhere' is not at {tmp_path / 'nowhere'}: no such folder."
+    )
 
 
 # ---------------------------------------------------------------------------

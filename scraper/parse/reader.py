@@ -349,9 +349,8 @@ class Reader:
 
 
 def _drop_empty_sections(texts: list[str], kinds: list[str], htmls: list[str]) -> None:
-    """Drop headings that head nothing: the last paragraphs, or followed by a heading of their level or above.
-
-    What such a heading announced ("Related stories", "Comments") was removed as boilerplate.
+    """Remove the headings that head nothing: the last paragraphs, or followed by a heading of their level
+    or above. What such a heading announced ("Related stories", "Comments") was removed as boilerplate.
     """
     keep: list[bool] = [True] * len(kinds)
     following_level = 1  # the end of the body closes every section
