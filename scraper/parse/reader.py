@@ -177,8 +177,8 @@ class Reader:
 
     def walk(self, root: LexborNode) -> None:
         self.roots.add(root.mem_id)
-        stack: list[tuple[LexborNode, Iterator[LexborNode], tuple[int, ...] | None]] = []
-        self._enter(root, stack)
+        stack: list[_Open] = []
+        self._enter(root, root.tag or "", stack)
         # flush() empties these lists in place, so the aliases stay good.
         buf, hbuf = self.buf, self.hbuf
         visited = self.visited
@@ -188,11 +188,12 @@ class Reader:
                 self.visited = visited
                 self.truncated = True
                 return  # a garbage page: keep what was read so far
-            node, children, snap = stack[-1]
+            node, children, snap, open_tag = stack[-1]
             child = next(children, None)
             if child is None:
                 stack.pop()
-                self._exit(node, snap)
+                if snap is not None or open_tag in _MARKED_INLINE:
+                    self._exit(node, open_tag, snap)
                 continue
             tag = child.tag
             if tag == "-text":
@@ -215,8 +216,10 @@ class Reader:
                 self._image(child)
             elif tag is None or tag[0] == "-":
                 continue
-            else:
-                self._enter(child, stack)
+            elif tag in BLOCK_TAGS or tag in _MARKED_INLINE:
+                self._enter(child, tag, stack)
+            else:  # an inline element that leaves no mark (span, font, ...): only its content counts
+                stack.append((child, child.iter(include_text=True), None, tag))
         self.visited = visited
 
     def _image(self, node: LexborNode) -> None:
@@ -231,13 +234,11 @@ class Reader:
         if not self.buf:
             self.buf.append("")
 
-    def _enter(
-        self, node: LexborNode, stack: list[tuple[LexborNode, Iterator[LexborNode], tuple[int, ...] | None]]
-    ) -> None:
-        tag = node.tag or ""
+    def _enter(self, node: LexborNode, tag: str, stack: list[_Open]) -> None:
         snap: tuple[int, ...] | None = None
         if tag in BLOCK_TAGS:
-            self.flush()
+            if self.buf:
+                self.flush()
             self.kind = PARAGRAPH_KIND.get(tag, "p")
             if tag in ("ul", "ol"):
                 self.lists.append(tag)
@@ -260,12 +261,12 @@ class Reader:
                 self.hbuf.append("<a>")
         elif tag in INLINE_HTML_TAGS:
             self.hbuf.append(f"<{tag}>")
-        stack.append((node, node.iter(include_text=True), snap))
+        stack.append((node, node.iter(include_text=True), snap, tag))
 
-    def _exit(self, node: LexborNode, snap: tuple[int, ...] | None) -> None:
-        tag = node.tag or ""
+    def _exit(self, node: LexborNode, tag: str, snap: tuple[int, ...] | None) -> None:
         if snap is not None:
-            self.flush()
+            if self.buf:
+                self.flush()
             if tag == "pre":
                 self.in_pre -= 1
             elif tag == "blockquote":
@@ -370,6 +371,12 @@ def _drop_empty_sections(texts: list[str], kinds: list[str], htmls: list[str]) -
     kinds[:] = [t for t, k in zip(kinds, keep, strict=True) if k]
     htmls[:] = [t for t, k in zip(htmls, keep, strict=True) if k]
 
+
+# An element open in the walk: the node, its children still to read, its snapshot (None for an
+# inline element), its tag.
+_Open = tuple[LexborNode, Iterator[LexborNode], tuple[int, ...] | None, str]
+# Inline elements that leave a mark in the output: links (and their link text), kept emphasis.
+_MARKED_INLINE = frozenset({"a"}) | INLINE_HTML_TAGS
 
 # The snapshot of a block that is never dropped: it only marks the element as a block.
 _BLOCK: tuple[int, ...] = ()
