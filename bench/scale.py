@@ -333,7 +333,9 @@ class Cluster:
 
     def start_writer(self, kill_in_commit: int = 0) -> Role:
         self.count += 1
-        wrapper = [sys.executable, str(ROOT / "bench" / "killhook.py"), str(kill_in_commit)] if kill_in_commit else None
+        wrapper = (
+            [sys.executable, str(ROOT / "bench" / "_killhook.py"), str(kill_in_commit)] if kill_in_commit else None
+        )
         args = ["writer", "--redis", self.redis.url, "--archives", str(self.archives)]
         args += ["--redelivery-after", str(REDELIVERY), "--lease", "60"]
         return Role(args, self.work / f"writer-{self.count}.log", wrapper)

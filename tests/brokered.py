@@ -120,8 +120,8 @@ def worker(url: str, log: Path, *extra: str) -> Role:
 
 
 def writer(url: str, archives: Path, log: Path, *extra: str, kill_in_commit: int = 0) -> Role:
-    """A writer; with `kill_in_commit` it kills itself (SIGKILL) inside that archive commit (bench/killhook.py)."""
-    wrapper = [sys.executable, str(ROOT / "bench" / "killhook.py"), str(kill_in_commit)] if kill_in_commit else None
+    """A writer; with `kill_in_commit` it kills itself (SIGKILL) inside that archive commit (bench/_killhook.py)."""
+    wrapper = [sys.executable, str(ROOT / "bench" / "_killhook.py"), str(kill_in_commit)] if kill_in_commit else None
     return Role(
         ["writer", "--redis", url, "--archives", str(archives), "--redelivery-after", "3", "--lease", "20", *extra],
         log,

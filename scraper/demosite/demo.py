@@ -128,7 +128,8 @@ def build_demo(
     start = datetime.now(UTC).replace(microsecond=0) - (rounds - 1) * ROUND_EVERY - timedelta(minutes=2)
     done: list[Round] = []
     with time_machine.travel(start, tick=True) as clock:
-        site = NewsSite(crawl_delay=None)  # the schedule's own delay paces the demo; no robots.txt Crawl-delay
+        # The schedule's own delay paces the demo (no robots.txt Crawl-delay); counters grow with the simulated hours.
+        site = NewsSite(crawl_delay=None, readers_grow=True)
         try:
             base = start_site_in_thread(port, site)
         except ScrapeError:

@@ -167,6 +167,8 @@ class Article:
     title_override: str | None = None
     removed_status: int | None = None
     views_frozen: bool = False
+    #: Whether readers keep coming with time (the demo's simulated hours), or the counter moves only with visits.
+    readers_grow: bool = False
 
     @property
     def path(self) -> str:
@@ -178,8 +180,11 @@ class Article:
         """The counter: readers keep coming, fewer each hour (by the site's clock), plus the crawler's own visits."""
         if self.views_frozen:
             return self.base_views
-        hours = max(0.0, (datetime.now(UTC) - self.published).total_seconds() / 3600)
-        return self.base_views + int(self.base_views * 0.2 * math.log1p(hours)) + self.visits * 3
+        readers = 0
+        if self.readers_grow:
+            hours = max(0.0, (datetime.now(UTC) - self.published).total_seconds() / 3600)
+            readers = int(self.base_views * 0.2 * math.log1p(hours))
+        return self.base_views + readers + self.visits * 3
 
 
 class NewsSite:
@@ -195,6 +200,7 @@ class NewsSite:
         seed: int = 2024,
         fault_rate: float = 0.0,
         poison: bool = False,
+        readers_grow: bool = False,
     ) -> None:
         self.started = now or datetime.now(UTC).replace(microsecond=0)
         self.crawl_delay = crawl_delay
@@ -203,6 +209,8 @@ class NewsSite:
         self._faults = random.Random(seed)
         self.faults_injected: dict[str, int] = {}
         self.articles = [self._make(number, seed, hostile) for number in range(articles)]
+        for article in self.articles:
+            article.readers_grow = readers_grow
         self.by_id = {article.id: article for article in self.articles}
         self.log: list[dict[str, object]] = []
         self.flaky_counts: dict[int, int] = {}
