@@ -68,3 +68,22 @@ MAX_BODY_CHARS = 2_000_000
 
 #: Time zone used for a site without a profile when the page names none.
 DEFAULT_TIMEZONE = "UTC"
+
+# Search.
+#: The longest search text read, and the most words searched: a pasted page becomes a bounded query.
+SEARCH_MAX_CHARS = 2_000
+SEARCH_MAX_WORDS = 32
+#: Articles a search shows when the reader asks for no number, and the most it shows.
+SEARCH_DEFAULT_LIMIT = 20
+SEARCH_MAX_LIMIT = 500
+#: When more articles match than this, bm25 ranks the most recently archived this many of them (ranking every
+#: match of a common word on a large archive takes a second); more words or a filter rank among older ones.
+SEARCH_RANK_WINDOW = 2_000
+#: Matches are counted up to this ("more than 10,000 articles match").
+SEARCH_COUNT_CAP = 10_000
+#: Earlier versions considered for "found only in an earlier version": the most recently captured this many
+#: of those that match.
+SEARCH_EARLIER_WINDOW = 500
+#: A search of Datasette's articles table that matches more articles than this lists its rows (newest first)
+#: without counting or faceting them: on a large archive each facet of a common word takes a second.
+SEARCH_TABLE_FACET_LIMIT = 2_000
