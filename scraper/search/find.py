@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 from scraper import settings
 from scraper.search.query import Query, parse
 from scraper.search.snippets import Marked, mark, snippet
-from scraper.store.search import Count, Filters, Found, articles, earlier_versions, matches
+from scraper.store.search import Count, Filters, Found, Reader, articles, earlier_versions, matches
 from scraper.urls import site_key
 
 
@@ -91,7 +90,7 @@ def filters(site: str | None = None, since: date | None = None, until: date | No
 
 
 def search(
-    conn: sqlite3.Connection,
+    conn: Reader,
     text: str,
     filters: Filters | None = None,
     *,

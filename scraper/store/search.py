@@ -13,6 +13,10 @@ from scraper.errors import StoreError
 from scraper.store.db import Connection, describe
 from scraper.store.schema import SCHEMA_VERSION, SEARCH_WEIGHTS
 
+#: What a search reads through: a connection to an archive (a read-only one from open_reader, or one of
+#: Datasette's), named here so callers outside the store need not know it is sqlite3's.
+Reader = sqlite3.Connection
+
 
 @dataclass(frozen=True)
 class Filters:
