@@ -396,6 +396,7 @@ def serve_command(db_path: Path, port: int, show_command: bool) -> None:
         return
     try:
         check_archive(db_path)
+        _upgrade_for_serving(db_path)
         check_port("127.0.0.1", port)
         if port:
             click.echo(f"Serving {db_path} read-only at http://127.0.0.1:{port}/ (Ctrl-C stops).", err=True)
@@ -474,11 +475,12 @@ def search_command(
         click.echo("Nothing to search for: the query has no words.", err=True)
     else:
         total = results.total
-        click.echo(
-            f"{'More than ' if total.more else ''}{total.articles:,} articles match; {shown} shown"
-            + (f", and {len(results.earlier)} found only in earlier versions." if results.earlier else "."),
-            err=True,
+        matched = f"{'More than ' if total.more else ''}{total.articles:,} " + (
+            "article matches" if total.articles == 1 and not total.more else "articles match"
         )
+        earlier = len(results.earlier)
+        also = f", and {earlier} found only in {'an earlier version' if earlier == 1 else 'earlier versions'}"
+        click.echo(f"{matched}; {shown} shown{also if earlier else ''}.", err=True)
 
 
 def _print_hits(hits: list[Any]) -> None:
@@ -489,6 +491,18 @@ def _print_hits(hits: list[Any]) -> None:
             click.echo(f"   {hit.note}")
         if hit.snippet.text:
             click.echo(f"   {hit.snippet.bracketed()}")
+
+
+def _upgrade_for_serving(db_path: Path) -> None:
+    """An archive of an older schema is brought up to date before Datasette reads it (the search page needs
+    the current search indexes); one that cannot be written is served as it is, with a warning."""
+    from scraper.store import upgrade
+
+    try:
+        if upgrade(db_path):
+            click.echo(f"Brought {db_path} up to the current schema (search indexes).", err=True)
+    except StoreError as exc:
+        click.echo(f"Warning: {exc} Serving it as it is; the search page needs the current schema.", err=True)
 
 
 @cli.command("backup")

@@ -172,10 +172,14 @@ def prefixes(word: str, *, kazakh: bool) -> tuple[str, ...]:
         if kazakh or is_kazakh(word):
             stems.add(kazakh_stem(word))
     elif word.isascii():
-        stems = {english_stem(word)}
+        # Snowball writes a final y as i (delivery, deliveries → deliveri): the forms share what comes before.
+        stems = {english_stem(word).removesuffix("i")}
     else:
         return ()
     found = {_shared_start(word, stem) for stem in stems}
     kept = sorted(p for p in found if len(p) >= MIN_PREFIX)
+    if not kept and len(word) > MIN_PREFIX:
+        # Its stem is too short to search by (Алиев → "ал"), but the word itself starts its longer forms.
+        kept = [word]
     # A prefix that another one starts with adds nothing: "астанад" matches nothing "астана" does not.
     return tuple(p for p in kept if not any(p != q and p.startswith(q) for q in kept))

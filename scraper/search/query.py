@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
+from importlib.resources import files
 
 from scraper import settings
 from scraper.search.analysis import MIN_EXPLICIT_PREFIX, fold, fold_text, is_kazakh, prefixes, tokens
@@ -97,6 +99,13 @@ class Query:
         return re.compile(r"(?<![^\W_])(?:" + "|".join(alternatives) + ")")
 
 
+@cache
+def stopwords() -> frozenset[str]:
+    """The words a query does not require (stopwords.toml), folded."""
+    data = tomllib.loads(files("scraper.search").joinpath("stopwords.toml").read_text(encoding="utf-8"))
+    return frozenset(fold(word) for words in data.values() for word in words)
+
+
 def _quote(token: str) -> str:
     return '"' + token.replace('"', '""') + '"'
 
@@ -143,9 +152,20 @@ def parse(text: str) -> Query:
     return _assemble(text, items, truncated)
 
 
+def _optional(join: str, term: Term) -> bool:
+    return join == "and" and not term.exact and len(term.tokens) == 1 and term.tokens[0] in stopwords()
+
+
 def _assemble(text: str, items: list[tuple[str, Term]], truncated: bool) -> Query:
     groups: list[list[Term]] = []
     excluded: list[Term] = []
+    if any(join != "not" and not _optional(join, term) for join, term in items):
+        # A stopword beside other words is left out (an OR it starts keeps it: "в OR во" asks for it).
+        items = [
+            (join, term)
+            for position, (join, term) in enumerate(items)
+            if not _optional(join, term) or _starts_or(items, position)
+        ]
     for join, term in items:
         if join == "not":
             excluded.append(term)
@@ -157,6 +177,10 @@ def _assemble(text: str, items: list[tuple[str, Term]], truncated: bool) -> Quer
         # Only words to leave out: nothing to leave them out of, so they are what is searched.
         groups, excluded = [[term] for term in excluded], []
     return Query(text, tuple(tuple(group) for group in groups), tuple(excluded), truncated)
+
+
+def _starts_or(items: list[tuple[str, Term]], position: int) -> bool:
+    return position + 1 < len(items) and items[position + 1][0] == "or"
 
 
 def _printable(text: str) -> str:

@@ -10,8 +10,8 @@ from typing import Any
 
 from scraper import settings
 from scraper.errors import StoreError
-from scraper.store.db import Connection, describe
-from scraper.store.schema import SCHEMA_VERSION, SEARCH_WEIGHTS
+from scraper.store.db import describe, upgrade
+from scraper.store.schema import SEARCH_WEIGHTS
 
 #: What a search reads through: a connection to an archive (a read-only one from open_reader, or one of
 #: Datasette's), named here so callers outside the store need not know it is sqlite3's.
@@ -241,22 +241,10 @@ def open_reader(path: Path) -> sqlite3.Connection:
     (which needs write access once); StoreError when it is missing or not an archive."""
     if not path.is_file():
         raise StoreError(f"There is no archive at {path}; run `scrape crawl` or `scrape url` first.", path=str(path))
-    if _schema_version(path) < SCHEMA_VERSION:
-        Connection(path, check=False).close()
+    upgrade(path)
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
         conn.execute("SELECT 1 FROM articles_fts LIMIT 0")
     except sqlite3.Error as exc:
         raise StoreError(describe(exc, str(path)), path=str(path)) from exc
     return conn
-
-
-def _schema_version(path: Path) -> int:
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            return int(conn.execute("PRAGMA user_version").fetchone()[0])
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        raise StoreError(describe(exc, str(path)), path=str(path)) from exc
