@@ -22,7 +22,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scraper import settings as defaults
-from scraper.models import Page
 from scraper.pipeline import archive_page, choose_profile
 from scraper.search.analysis import fold, is_kazakh, kazakh_stem, prefixes, tokens
 from scraper.search.find import filters, search
@@ -35,6 +34,7 @@ from scraper.store.search import open_reader
 
 from .commands import one_error_line, run
 from .conftest import FIXTURES, ROOT
+from .test_store import make_page
 
 SEED_URL = "https://baigenews.kz/gosudarstvennyy-vizit-tokaeva-v-baku-noveyshiy-etap-kazakhstansko-azerbaydzhanskikh-otnosheniy_183924/"
 SEED_TITLE = "Государственный визит Токаева в Баку: новейший этап казахстанско-азербайджанских отношений"
@@ -265,36 +265,21 @@ def test_a_snippet_is_cut_where_the_words_are() -> None:
 # -- the archive ---------------------------------------------------------------------------------------------------
 
 
-def page(path: Path, url: str, at: datetime, html: str | None = None) -> Page:
-    text = html if html is not None else path.read_text(encoding=_charset(path))
-    return Page(
-        url=url,
-        final_url=url,
-        status=200,
-        headers={},
-        body=text.encode("utf-8"),
-        text=text,
-        encoding="utf-8",
-        encoding_source="header",
-        content_type="text/html",
-        fetched_at=at,
-    )
-
-
-def _charset(path: Path) -> str:
-    return "windows-1251" if "1251" in path.name else "utf-8"
+def fixture_html(path: Path) -> str:
+    return path.read_text(encoding="windows-1251" if "1251" in path.name else "utf-8")
 
 
 def build(db: Path) -> None:
     with Archive(db) as archive:
         for path in sorted((FIXTURES / "baigenews").glob("*.html")):
             record = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
-            archive_page(archive, page(path, record["url"], FETCHED), choose_profile(record["url"], "baigenews"))
+            page = make_page(fixture_html(path), url=record["url"], at=FETCHED)
+            archive_page(archive, page, choose_profile(record["url"], "baigenews"))
         seed = (FIXTURES / "baigenews" / "seed-tokayev-baku.html").read_text(encoding="utf-8")
         edited = seed.replace("новейший этап казахстанско", "новый этап казахстанско").replace(
             "Политолог подчеркнул важность", "Эксперт подчеркнул важность"
         )
-        archive_page(archive, page(Path("seed"), SEED_URL, EDITED, edited), choose_profile(SEED_URL, "baigenews"))
+        archive_page(archive, make_page(edited, url=SEED_URL, at=EDITED), choose_profile(SEED_URL, "baigenews"))
 
 
 @pytest.fixture(scope="module")
