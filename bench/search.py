@@ -24,8 +24,10 @@ were written while building the search.
 Then --scale N articles of the demo site's text (written straight into an archive; a tenth with an earlier
 version) measure the time of each labelled query with each design and the size of each index.
 
-The last line is a JSON object with: recall_at_10, mrr, baseline_recall_at_10, baseline_mrr, queries,
-shadow_recall_at_10, shadow_mrr, by_kind, corpus_articles, scale_articles, latency_ms, index_mib.
+Last line: a JSON object with `recall_at_10`, `mrr` (this search), `baseline_recall_at_10`, `baseline_mrr`
+(plain unicode61), `queries` (how many), `shadow_recall_at_10`, `shadow_mrr` (the stemmed shadow column),
+`by_kind` (per kind of query, per search: `recall_at_10`, `mrr`, `queries`), `corpus_articles`,
+`scale_articles`, `latency_ms` (per design: `median`, `p95`, `max`) and `index_mib` (per design).
 """
 
 from __future__ import annotations

@@ -78,9 +78,12 @@ SEARCH_DEFAULT_LIMIT = 20
 SEARCH_MAX_LIMIT = 500
 #: When more articles match than this, bm25 ranks the most recently archived this many of them (ranking every
 #: match of a common word on a large archive takes a second); more words or a filter rank among older ones.
-SEARCH_RANK_WINDOW = 2_000
-#: Matches are counted up to this ("more than 10,000 articles match").
-SEARCH_COUNT_CAP = 10_000
+SEARCH_RANK_WINDOW = 500
+#: Matches are counted up to this ("more than 1,000 articles match").
+SEARCH_COUNT_CAP = 1_000
+#: A filter (site, days) that keeps at most this many articles is applied as the set of their rowids; a wider
+#: one is tested on each match's row, newest first, until enough pass.
+SEARCH_SCOPE_SET = 10_000
 #: Earlier versions considered for "found only in an earlier version": the most recently captured this many
 #: of those that match.
 SEARCH_EARLIER_WINDOW = 500

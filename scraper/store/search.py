@@ -41,19 +41,25 @@ class Filters:
             return False
         return not (self.until_next and str(published_at) >= self.until_next)
 
-    def scope(self) -> tuple[str, dict[str, object]]:
-        """SQL for the rowids of the articles within the filters (empty when there are none), and its values."""
+    def tests(self, table: str = "") -> tuple[list[str], dict[str, object]]:
+        """The SQL tests of the filters on `articles` (under the alias `table`, if given), and their values."""
+        prefix = f"{table}." if table else ""
         tests: list[str] = []
         values: dict[str, object] = {}
         if self.site:
-            tests.append("site = :site")
+            tests.append(f"{prefix}site = :site")
             values["site"] = self.site
         if self.since:
-            tests.append("published_at >= :since")
+            tests.append(f"{prefix}published_at >= :since")
             values["since"] = self.since
         if self.until_next:
-            tests.append("published_at < :until_next")
+            tests.append(f"{prefix}published_at < :until_next")
             values["until_next"] = self.until_next
+        return tests, values
+
+    def scope(self) -> tuple[str, dict[str, object]]:
+        """SQL for the rowids of the articles within the filters (empty when there are none), and its values."""
+        tests, values = self.tests()
         if not tests:
             return "", values
         return "SELECT rowid FROM articles WHERE " + " AND ".join(tests), values
@@ -112,12 +118,34 @@ class Matches:
 
 
 def matches(conn: sqlite3.Connection, match: str, filters: Filters) -> Matches:
-    """The articles whose current text matches, within the filters: the one statement that reads the filters."""
+    """The articles whose current text matches, within the filters: the one statement that reads the filters.
+
+    A narrow filter (a few days) is the set of its articles' rowids, from the indexes on `articles`; a wide one
+    (a site of a quarter of the archive) is tested on each match's row instead, newest first, which stops as
+    soon as enough pass: building a set of its rowids would cost more than the search.
+    """
     scope, values = filters.scope()
-    within = f" AND +rowid IN ({scope})" if scope else ""
-    sql = f"SELECT rowid FROM articles_fts WHERE articles_fts MATCH :match{within} ORDER BY rowid DESC LIMIT :cap"
-    rows = _rows(conn, sql, {**values, "match": match, "cap": settings.SEARCH_COUNT_CAP + 1})
-    return Matches([int(row[0]) for row in rows], filters)
+    params = {**values, "match": match, "cap": settings.SEARCH_COUNT_CAP + 1}
+    if not scope:
+        sql = "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :match ORDER BY rowid DESC LIMIT :cap"
+    elif _wider_than(conn, scope, values, settings.SEARCH_SCOPE_SET):
+        tests = " AND ".join(filters.tests("a")[0])
+        sql = f"""
+            SELECT f.rowid FROM articles_fts f JOIN articles a ON a.rowid = f.rowid
+            WHERE f.articles_fts MATCH :match AND {tests}
+            ORDER BY f.rowid DESC LIMIT :cap
+        """
+    else:
+        sql = f"""
+            SELECT rowid FROM articles_fts WHERE articles_fts MATCH :match AND +rowid IN ({scope})
+            ORDER BY rowid DESC LIMIT :cap
+        """
+    return Matches([int(row[0]) for row in _rows(conn, sql, params)], filters)
+
+
+def _wider_than(conn: sqlite3.Connection, scope: str, values: dict[str, object], size: int) -> bool:
+    sql = f"SELECT count(*) FROM ({scope} LIMIT :size)"
+    return int(_rows(conn, sql, {**values, "size": size + 1})[0][0]) > size
 
 
 def newest_floor(conn: sqlite3.Connection, match: str, window: int) -> int | None:
