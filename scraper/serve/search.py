@@ -68,7 +68,7 @@ async def table_search(scope: dict[str, Any], datasette: Any, archives: frozense
     Datasette's table search reads every matching row, for the rows, the count and each facet: for a common
     word on a large archive, seconds. A search matching more than settings.SEARCH_TABLE_FACET_LIMIT articles
     is therefore kept to the newest that many (`filters`), and counted and faceted not at all: `_nocount` and
-    `_nofacet` are added to the request. Unless the reader chose columns, the HTML table shows TABLE_SEARCH_COLUMNS.
+    `_nofacet` are added to the request. Unless the reader chose otherwise, the HTML table shows TABLE_SEARCH_COLUMNS, SEARCH_DEFAULT_LIMIT rows a page.
     """
     parts = str(scope.get("path", "")).strip("/").split("/")
     if len(parts) != 2 or parts[0] not in archives or parts[1] not in ("articles", "articles.json"):
@@ -89,6 +89,9 @@ async def table_search(scope: dict[str, Any], datasette: Any, archives: frozense
     added = [] if floor is None else [("_nofacet", "1"), ("_nocount", "1")]
     if parts[1] == "articles" and not any(key in args for key in ("_col", "_nocol")):
         added += [("_col", column) for column in TABLE_SEARCH_COLUMNS]
+    if parts[1] == "articles" and "_size" not in args:
+        # A page of search results is as long as the search page's and `scrape search`'s.
+        added.append(("_size", str(settings.SEARCH_DEFAULT_LIMIT)))
     if added:
         scope["query_string"] = (raw + ("&" if raw else "") + urlencode(added)).encode("latin-1")
     return TableSearch(query, floor)
