@@ -68,7 +68,8 @@ async def table_search(scope: dict[str, Any], datasette: Any, archives: frozense
     Datasette's table search reads every matching row, for the rows, the count and each facet: for a common
     word on a large archive, seconds. A search matching more than settings.SEARCH_TABLE_FACET_LIMIT articles
     is therefore kept to the newest that many (`filters`), and counted and faceted not at all: `_nocount` and
-    `_nofacet` are added to the request. Unless the reader chose otherwise, the HTML table shows TABLE_SEARCH_COLUMNS, SEARCH_DEFAULT_LIMIT rows a page.
+    `_nofacet` are added to the request. Unless the reader chose otherwise, the HTML table shows
+    TABLE_SEARCH_COLUMNS, SEARCH_DEFAULT_LIMIT rows a page.
     """
     parts = str(scope.get("path", "")).strip("/").split("/")
     if len(parts) != 2 or parts[0] not in archives or parts[1] not in ("articles", "articles.json"):
