@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from scraper.charset import decode
 from scraper.demosite.site import NewsSite
-from scraper.models import Page, Verdict
+from scraper.fieldeval import saved_page
+from scraper.models import Verdict
 from scraper.pipeline import archive_page, choose_profile
 from scraper.store import Archive
 
@@ -79,27 +79,12 @@ def dev_docs(limit: int | None = None) -> Iterator[Doc]:
                 break
 
 
-def page_of(doc: Doc, at: datetime) -> Page:
-    text, encoding, source = decode(doc.html, None)
-    return Page(
-        url=doc.url,
-        final_url=doc.url,
-        status=200,
-        headers={},
-        body=doc.html,
-        text=text,
-        encoding=encoding,
-        encoding_source=source,
-        content_type="text/html",
-        fetched_at=at,
-    )
-
-
 def build(archive: Archive, docs: list[Doc]) -> dict[str, str]:
     """Archive every doc; return doc id -> the canonical URL its article is stored under (failed pages left out)."""
     urls = {}
     for doc in docs:
-        outcome, result = archive_page(archive, page_of(doc, FETCHED), choose_profile(doc.url, doc.profile))
+        page = saved_page(doc.html, doc.url, FETCHED)
+        outcome, result = archive_page(archive, page, choose_profile(doc.url, doc.profile))
         if outcome.verdict == Verdict.ARCHIVED and result is not None:
             urls[doc.id] = result.url
     return urls
@@ -114,4 +99,5 @@ def edit_demo(archive: Archive, site: NewsSite) -> None:
         article.title_override = article.title.replace(old, new)
         article.edits.append(DEMO_EDIT_PARAGRAPH)
         doc = Doc(f"demo/{number}", DEMO_BASE + article.path, site.render_article(article, DEMO_BASE), "baigenews")
-        archive_page(archive, page_of(doc, FETCHED + timedelta(hours=1)), choose_profile(doc.url, doc.profile))
+        page = saved_page(doc.html, doc.url, FETCHED + timedelta(hours=1))
+        archive_page(archive, page, choose_profile(doc.url, doc.profile))

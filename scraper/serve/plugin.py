@@ -36,6 +36,7 @@ from datasette.utils.asgi import Response
 from scraper import settings
 from scraper.serve import search
 from scraper.serve.article import MAX_READINGS, MAX_VERSIONS, build_article
+from scraper.store.search import has_search_index
 
 HERE = Path(__file__).resolve().parent
 METADATA_FILE = HERE / "metadata.yaml"
@@ -149,7 +150,7 @@ def prepare_connection(conn: Any, database: str, datasette: Any) -> None:
         conn.create_function(name, -1, bounded_printf, deterministic=True)
     # The search box of an archive's tables (`?_search=`) reads words with their forms, ё as е, phrases in
     # quotes, and never fails on what a reader types: Datasette's table search calls escape_fts(:search).
-    if search.is_search_ready(conn):
+    if has_search_index(conn):
         conn.create_function("escape_fts", 1, search.escape_fts, deterministic=True)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextvars
-import sqlite3
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -18,10 +17,8 @@ from scraper.errors import StoreError
 from scraper.search.find import Results, filters, search
 from scraper.search.query import Query, parse, to_match
 from scraper.search.snippets import Marked, mark, snippet
-from scraper.store.search import newest_floor
+from scraper.store.search import Reader, newest_floor, newest_window
 
-#: The tables an archive has from schema 4 on; only there does `escape_fts` become the archive's.
-SEARCH_OBJECTS = frozenset({"articles_fts", "versions_fts", "search_articles"})
 #: The columns the articles table shows under a search, unless the reader picks others (`_col`, `_nocol`):
 #: what tells whether a row answers the search. A page of all 33 columns takes three times as long to render.
 TABLE_SEARCH_COLUMNS = ("title", "site", "published_at", "author", "views", "lead", "body_text")
@@ -46,15 +43,6 @@ class TableSearch:
 
 #: The search of the articles table page being served, if any: render_cell has no request to ask.
 SEARCHING: contextvars.ContextVar[TableSearch | None] = contextvars.ContextVar("archive_table_search", default=None)
-
-
-def is_search_ready(conn: sqlite3.Connection) -> bool:
-    """Tell whether the database on `conn` is an archive with the search index of schema 4 or later."""
-    names = {
-        str(row[0])
-        for row in conn.execute("SELECT name FROM sqlite_master WHERE name IN (?, ?, ?)", sorted(SEARCH_OBJECTS))
-    }
-    return names == SEARCH_OBJECTS
 
 
 def escape_fts(text: object) -> str:
@@ -106,15 +94,9 @@ def window_filter(searching: TableSearch | None) -> tuple[list[str], dict[str, A
     """
     if searching is None or searching.floor is None:
         return [], {}, []
-    clause = (
-        "rowid in (select rowid from articles_fts where articles_fts match :archive_match and rowid >= :archive_floor)"
-    )
+    clause, values = newest_window(searching.query.expression(), searching.floor)
     limit = settings.SEARCH_TABLE_FACET_LIMIT
-    return (
-        [clause],
-        {"archive_match": searching.query.expression(), "archive_floor": searching.floor},
-        [f"among the {limit:,} most recently archived of the matches"],
-    )
+    return [clause], values, [f"among the {limit:,} most recently archived of the matches"]
 
 
 def marked_html(marked: Marked) -> markupsafe.Markup:
@@ -174,7 +156,7 @@ async def search_page(request: Any, datasette: Any, database: str) -> Response:
     results: Results | None = None
     db = datasette.get_database(database)
 
-    def run(conn: sqlite3.Connection) -> Results:
+    def run(conn: Reader) -> Results:
         with sqlite_timelimit(conn, TIME_LIMIT_MS):
             return search(conn, text, chosen, limit=limit)
 

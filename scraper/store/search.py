@@ -148,6 +148,27 @@ def _wider_than(conn: sqlite3.Connection, scope: str, values: dict[str, object],
     return int(_rows(conn, sql, {**values, "size": size + 1})[0][0]) > size
 
 
+#: What an archive has from schema 4 on: the search indexes and the view they read.
+SEARCH_OBJECTS = ("articles_fts", "search_articles", "versions_fts")
+
+
+def has_search_index(conn: sqlite3.Connection) -> bool:
+    """Tell whether the database on `conn` is an archive with the search indexes of schema 4 or later."""
+    marks = ", ".join("?" for _ in SEARCH_OBJECTS)
+    names = {
+        str(row[0]) for row in _rows(conn, f"SELECT name FROM sqlite_master WHERE name IN ({marks})", SEARCH_OBJECTS)
+    }
+    return names == set(SEARCH_OBJECTS)
+
+
+def newest_window(match: str, floor: int) -> tuple[str, dict[str, object]]:
+    """A where clause on `articles` keeping the matches at or above `floor` (see newest_floor), and its values."""
+    clause = (
+        "rowid in (select rowid from articles_fts where articles_fts match :window_match and rowid >= :window_floor)"
+    )
+    return clause, {"window_match": match, "window_floor": floor}
+
+
 def newest_floor(conn: sqlite3.Connection, match: str, window: int) -> int | None:
     """The rowid of the `window`-th most recently archived match when more than `window` articles match, else
     None: `rowid >= floor` then keeps the newest `window` matches (and no statement has to read them all)."""
@@ -250,7 +271,7 @@ def _matching_now(conn: sqlite3.Connection, match: str, found: Matches, articles
     return listed | {int(row[0]) for row in rows}
 
 
-def _rows(conn: sqlite3.Connection, sql: str, params: dict[str, object]) -> list[Any]:
+def _rows(conn: sqlite3.Connection, sql: str, params: dict[str, object] | tuple[object, ...]) -> list[Any]:
     try:
         return conn.execute(sql, params).fetchall()
     except sqlite3.Error as exc:
