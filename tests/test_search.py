@@ -354,6 +354,7 @@ def test_filters_narrow_by_site_and_day(conn: sqlite3.Connection) -> None:
     assert urls(conn, "Токаев", site="https://tengrinews.kz/") == []
     assert urls(conn, "Токаев", since=date(2024, 3, 12), until=date(2024, 3, 12)) == [SEED_URL]
     assert urls(conn, "Токаев", since=date(2024, 3, 13)) == []
+    assert urls(conn, "Токаев", since=date.min, until=date.max) == [SEED_URL]
 
 
 def test_earlier_versions_obey_the_filters(conn: sqlite3.Connection) -> None:
@@ -458,6 +459,7 @@ def test_scrape_search_filters_and_limit(archive_file: Path) -> None:
     assert sum(1 for line in result.stdout.splitlines() if line[:1].isdigit()) == 1
     bad = run("search", "Казахстан", "--db", str(archive_file), "--since", "yesterday")
     assert bad.exit_code == 2
+    assert run("search", "Токаев", "--db", str(archive_file), "--until", "9999-12-31").exit_code == 0
 
 
 def test_scrape_search_of_nothing(archive_file: Path) -> None:
@@ -523,6 +525,15 @@ def test_a_broad_table_search_lists_the_newest_matches_without_counting(
     assert len(found["rows"]) == 1
     html = client.get("/archive/articles?_search=" + quote("на")).text
     assert "More than 1 article match" in html
+
+
+@pytest.mark.parametrize(
+    "args",
+    ["since=9999-12-31&until=9999-12-31", "since=0001-01-01", "until=2024-02-30", "site=%00&since=x", "_size=-5"],
+)
+def test_odd_filters_give_a_page_not_an_error(client: DatasetteClient, args: str) -> None:
+    response = client.get(f"/archive/-/search?q=Токаев&{args}")
+    assert response.status == 200 and "Traceback" not in response.text
 
 
 # Those a URL can carry (httpx, like browsers and servers, refuses URLs over 64 KiB).

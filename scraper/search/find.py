@@ -85,7 +85,8 @@ def filters(site: str | None = None, since: date | None = None, until: date | No
         site,
         since.isoformat() if since else None,
         until.isoformat() if until else None,
-        (until + timedelta(days=1)).isoformat() if until else None,
+        # The last day there is has no day after it, and bounds nothing.
+        (until + timedelta(days=1)).isoformat() if until and until < date.max else None,
     )
 
 
