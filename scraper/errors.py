@@ -15,9 +15,11 @@ ScrapeError
 ├── ConfigError           a broken schedule or profile file (has .path and .key)
 ├── StoreError            the archive cannot be opened or written (has .path)
 │   └── NotAnArchive      a SQLite file of another application, refused
+├── BrokerError           the broker (Redis) of the distributed mode cannot be reached or used
 └── LockedError           another process already holds a lock (has .path)
-    ├── SchedulerLocked   another scheduler serves this archive
-    └── CrawlLocked       another crawl of this schedule writes to this archive
+    ├── SchedulerLocked   another scheduler serves this archive (or this broker)
+    ├── CrawlLocked       another crawl of this schedule writes to this archive
+    └── WriterLocked      another writer serves this broker's archives
 """
 
 from __future__ import annotations
@@ -152,6 +154,10 @@ class NotAnArchive(StoreError):
         )
 
 
+class BrokerError(ScrapeError):
+    """The broker of the distributed mode (Redis) cannot be reached, refused a command, or is not installed."""
+
+
 class LockedError(ScrapeError):
     """A lock that another process holds."""
 
@@ -166,3 +172,7 @@ class SchedulerLocked(LockedError):
 
 class CrawlLocked(LockedError):
     """Another crawl of the same schedule is writing to this archive."""
+
+
+class WriterLocked(LockedError):
+    """Another writer already writes the archives of this broker."""

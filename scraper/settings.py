@@ -90,3 +90,31 @@ SEARCH_EARLIER_WINDOW = 500
 #: A search of Datasette's articles table that matches more articles than this lists its rows (newest first)
 #: without counting or faceting them: on a large archive each facet of a common word takes a second.
 SEARCH_TABLE_FACET_LIMIT = 2_000
+
+# Distributed mode (scrape worker / writer, --redis).
+#: Seconds a process may stay silent before the broker gives the messages it holds to another process
+#: (the visibility timeout: a worker killed mid-fetch has its job redelivered after this long).
+REDELIVERY_AFTER = 60.0
+#: Chance, per broker command, that the command also returns a silent process's messages to their queue
+#: (cheap while every process lives: two sorted-set reads).
+BROKER_MAINTENANCE_CHANCE = 0.2
+#: Fetch jobs one worker process runs at once.
+WORKER_THREADS = 8
+#: Deliveries the writer writes (each in its own transaction) before it acknowledges them to the broker.
+WRITER_BATCH = 64
+#: Seconds an in-flight URL waits for its delivery before the writer sends its job again (same key, so
+#: a late first delivery is ignored): the frontier's cover for jobs the broker lost.
+IN_FLIGHT_LEASE = 600.0
+#: Seconds the writer's (and the scheduler's) lease in the broker lasts without being renewed.
+BROKER_LEASE = 15.0
+#: Crawl runs one writer coordinates at once (each holds its run request until the run ends).
+MAX_ACTIVE_RUNS = 256
+#: Seconds a robots.txt that could not be fetched (5xx, unreachable) is remembered before it is asked again.
+ROBOTS_FAILURE_TTL = 60.0
+#: Seconds the result of a run stays in the broker for `scrape crawl --redis` to read.
+RUN_RESULT_TTL = 7 * 86400.0
+#: The prefix of every key this program keeps in Redis (queues live under BROKER_NAMESPACE).
+REDIS_PREFIX = "scrape"
+BROKER_NAMESPACE = "scrape-queues"
+#: Seconds one fetch job may take, politeness waits included, before it is stopped and tried again later.
+WORKER_JOB_LIMIT = 900.0

@@ -27,6 +27,9 @@ OWNERS: dict[str, str | tuple[str, ...]] = {
     "charset_normalizer": "scraper.charset",
     "re2": "scraper.patterns",
     "Stemmer": "scraper.search.analysis",
+    # The distributed mode's queues (Dramatiq) and shared state (Redis) live behind one module.
+    "dramatiq": "scraper.distributed.broker",
+    "redis": "scraper.distributed.broker",
 }
 #: SQL statements in Python code: only the store writes and reads the archive. The Datasette integration
 #: (scraper.serve) reads through Datasette's own read-only connections, which is its job.

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Callable
 
 #: Bumped by every migration; stored in PRAGMA user_version.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _SCHEMA_V1 = """
 -- Full-text search (articles_fts) covers what people search: title, lead and body.
@@ -208,6 +208,23 @@ def _migrate_to_3(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+# What the distributed writer has written, by the key of each delivery (the fetch job it answers): a delivery
+# the broker hands over twice (a writer killed before acknowledging it) is written once. A run started by the
+# writer names the run request it answers, so a request handed over again after its run ended is not run twice.
+_SCHEMA_V4 = """
+CREATE TABLE deliveries (
+    key TEXT PRIMARY KEY,
+    applied_at TEXT NOT NULL
+);
+ALTER TABLE crawl_runs ADD COLUMN request TEXT;
+"""
+
+
+def _migrate_to_4(db: sqlite3.Connection) -> None:
+    for statement in _statements(_SCHEMA_V4):
+        db.execute(statement)
+
+
 def _folded(prefix: str = "") -> str:
     """The searched columns of a row, as the search index holds them: ё as е (unicode61 folds case, not ё)."""
     return ", ".join(
@@ -229,7 +246,7 @@ SEARCH_RANK = f"bm25({SEARCH_WEIGHTS})"
 # removed can still be found: a version is indexed when the next one is captured. Whether a version is in
 # versions_fts is whether FTS5 keeps its size (versions_fts_docsize), so no trigger removes what was not there.
 # The old text is taken out of an index BEFORE a change, through the view, while the row still holds it.
-_SCHEMA_V4 = f"""
+_SCHEMA_V5 = f"""
 DROP TRIGGER articles_ai;
 DROP TRIGGER articles_ad;
 DROP TRIGGER articles_au;
@@ -296,8 +313,8 @@ END;
 """
 
 
-def _migrate_to_4(db: sqlite3.Connection) -> None:
-    for statement in _statements(_SCHEMA_V4):
+def _migrate_to_5(db: sqlite3.Connection) -> None:
+    for statement in _statements(_SCHEMA_V5):
         db.execute(statement)
 
 
@@ -307,4 +324,5 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     2: _migrate_to_2,
     3: _migrate_to_3,
     4: _migrate_to_4,
+    5: _migrate_to_5,
 }

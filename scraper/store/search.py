@@ -148,12 +148,12 @@ def _wider_than(conn: sqlite3.Connection, scope: str, values: dict[str, object],
     return int(_rows(conn, sql, {**values, "size": size + 1})[0][0]) > size
 
 
-#: What an archive has from schema 4 on: the search indexes and the view they read.
+#: What an archive has from schema 5 on: the search indexes and the view they read.
 SEARCH_OBJECTS = ("articles_fts", "search_articles", "versions_fts")
 
 
 def has_search_index(conn: sqlite3.Connection) -> bool:
-    """Tell whether the database on `conn` is an archive with the search indexes of schema 4 or later."""
+    """Tell whether the database on `conn` is an archive with the search indexes of schema 5 or later."""
     marks = ", ".join("?" for _ in SEARCH_OBJECTS)
     names = {
         str(row[0]) for row in _rows(conn, f"SELECT name FROM sqlite_master WHERE name IN ({marks})", SEARCH_OBJECTS)
