@@ -34,7 +34,7 @@ CREATE TABLE pages (
     headers TEXT,
     size INTEGER NOT NULL,
     body BLOB NOT NULL
-);
+, codec TEXT NOT NULL DEFAULT 'zlib', base TEXT, depth INTEGER NOT NULL DEFAULT 0, dictionary INTEGER, site TEXT);
 CREATE TABLE articles (
     url TEXT PRIMARY KEY,
     site TEXT NOT NULL,
@@ -177,7 +177,17 @@ CREATE INDEX articles_source ON articles(source);
 CREATE INDEX articles_language ON articles(language);
 CREATE INDEX view_counts_observed ON view_counts(observed_at);
 CREATE INDEX fetches_failed ON fetches(url, status, error_kind, fetched_at, error)
-    WHERE error IS NOT NULL OR status >= 400;"""
+    WHERE error IS NOT NULL OR status >= 400;
+CREATE INDEX pages_keyframes ON pages(site) WHERE codec IN ('zstd', 'dict');
+CREATE TABLE page_dictionaries (
+    id INTEGER PRIMARY KEY,
+    site TEXT NOT NULL,
+    trained_at TEXT NOT NULL,
+    keyframes INTEGER NOT NULL,
+    samples INTEGER NOT NULL,
+    dictionary BLOB NOT NULL
+);
+CREATE INDEX page_dictionaries_site ON page_dictionaries(site, id);"""
 
 
 def make_page(html: str, *, url: str = SEED_URL, at: datetime = T0, status: int = 200) -> Page:
