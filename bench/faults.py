@@ -3,6 +3,9 @@ hostile pages, concurrent writers and readers. Prints one table; the last line i
 
 Run: python bench/faults.py [--kills 50] [--seconds 60]. Takes several minutes on 2 cores.
 Every fault here is injected on purpose and its outcome checked: `faults` counts them, `kills` the SIGKILLs.
+Poison pills (catalogue P6–P9): `poison_pills` injected, `poison_accounted` handled as specified,
+`poison_runs_failed` (runs failed or left running because of one URL; must be 0), `poison_queued_untried`,
+`poison_secrets_stored`, and `first_capture_redirects_archived` of `first_capture_redirects`.
 """
 
 from __future__ import annotations
@@ -32,6 +35,10 @@ sys.path.insert(0, str(ROOT))
 from scraper.errors import BlockedURLError, FetchError  # noqa: E402
 from scraper.fetch import Fetcher, FetchPolicy  # noqa: E402
 from scraper.netguard import NON_PUBLIC_EXAMPLES  # noqa: E402
+
+
+class BenchError(Exception):
+    """A broken precondition (a crawl that did not start): said in one sentence, exit 1."""
 
 
 @dataclass
@@ -79,7 +86,7 @@ class Site:
         self.process.wait()
 
 
-def schedule(directory: Path, site: Site, name: str, **limits: Any) -> Path:
+def schedule(directory: Path, site: Site, name: str, article_url: str = r"_\d+/$", **limits: Any) -> Path:
     politeness = {"concurrency": 8, "global_concurrency": 8, "delay": 0, "retry_delay": 0.05}
     politeness.update(limits.pop("politeness", {}))
     settings = {"max_pages": 100_000, "max_depth": 5, "fetch_timeout": 2, "run_timeout": 900, "max_tries": 8}
@@ -87,7 +94,7 @@ def schedule(directory: Path, site: Site, name: str, **limits: Any) -> Path:
     text = (
         f'name = "{name}"\nprofile = "baigenews"\nallow_private = true\n'
         f'listings = ["{site.base}/news/"]\nfeeds = ["{site.base}/news/rss/"]\nsitemaps = ["{site.base}/sitemap.xml"]\n'
-        "article_url = '_\\d+/$'\n"
+        f"article_url = '{article_url}'\n"
         "follow = '^/(news|politika|ekonomika|obshchestvo|proisshestviya|sport|v-mire)/$'\n"
         "[limits]\n"
         + "".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items())
@@ -608,6 +615,92 @@ def concurrency(report: Report, work: Path, figures: dict[str, Any], seconds: fl
     )
 
 
+#: A realistic catastrophic pattern (issue 17): Python's re backtracks for hours on the poison site's long link.
+SLOW_PATTERN = r"^/(kz/)?([a-z0-9]+-?)+_\d+/$"
+
+
+def poison_pills(report: Report, work: Path, figures: dict[str, Any]) -> None:
+    """Catalogue P6–P9: pages, links, redirects and files that once stopped crawls for good, among good articles.
+
+    Three crawl runs of the demo site with its poison pills linked from the first listing page, under a schedule
+    whose article pattern backtracks catastrophically in Python's re; then a cp1251 schedule file beside a good one.
+    """
+    from scraper.demosite.poison import SECRET_COOKIE, SECRET_PASSWORD
+
+    site = Site("--articles", "40", "--no-hostile", "--poison", "--crawl-delay", "0")
+    try:
+        pills = site.get("_control/poison")
+        listed = {str(a["id"]) for a in site.get("_control/articles")}
+        path = schedule(work, site, "poison", article_url=SLOW_PATTERN, max_tries=3)
+        db = work / "poison.db"
+        tracebacks = 0
+        for _ in range(3):
+            process = crawl(path, db)
+            _, stderr = process.communicate(timeout=900)
+            tracebacks += "Traceback" in stderr
+    finally:
+        site.stop()
+    if not db.exists() or query(db, "SELECT count(*) FROM sqlite_master WHERE name = 'crawl_runs'") == [(0,)]:
+        raise BenchError("the poison crawl did not start: no archive was written")
+    statuses = [row[0] for row in query(db, "SELECT status FROM crawl_runs")]
+    runs_failed = sum(status in ("failed", "running") for status in statuses) + tracebacks
+    archived = {row[0] for row in query(db, "SELECT article_id FROM articles")}
+    fetched = {row[0]: row[1] for row in query(db, "SELECT url, error_kind FROM fetches WHERE purpose = 'article'")}
+    frontier = {row[0]: (row[1], row[2]) for row in query(db, "SELECT url, state, tries FROM frontier")}
+    accounted = redirects = redirects_archived = 0
+    for pill in pills:
+        url = pill["path"] if "://" in pill["path"] else site.base + pill["path"].replace("\t", "")
+        if pill["expect"] == "archived":
+            ok = pill["article"].rstrip("/").rsplit("_", 1)[1] in archived
+            if pill["path"].startswith(("/go_", "/amp-")):
+                redirects += 1
+                redirects_archived += ok
+        elif pill["expect"] == "failed":
+            state, tries = frontier.get(url, ("missing", 0))
+            ok = fetched.get(url) is not None and state == "failed" and tries >= 1
+        else:
+            ok = url not in fetched
+        accounted += ok
+    secrets = 0
+    for (table,) in query(db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '%fts%'"):
+        for row in query(db, f'SELECT * FROM "{table}"'):
+            secrets += sum(isinstance(v, str) and (SECRET_PASSWORD in v or SECRET_COOKIE in v) for v in row)
+    good_archived = len(listed & archived)
+    untried = query(db, "SELECT count(*) FROM frontier WHERE state = 'queued' AND tries = 0")[0][0]
+    # A schedule file in windows-1251 beside a good one: one sentence naming it, the good one still loads.
+    folder = work / "schedules-cp1251"
+    folder.mkdir()
+    (folder / "good.toml").write_text('listings = ["http://x.kz/"]\n', encoding="utf-8")
+    (folder / "cyrillic.toml").write_bytes('# Расписание\nlistings = ["http://x.kz/"]\n'.encode("windows-1251"))
+    check = subprocess.run(
+        [sys.executable, "-m", "scraper", "schedule", "check", "--schedules", str(folder)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    cp1251_ok = (
+        check.returncode == 1
+        and check.stderr.splitlines()[-1] == "1 schedules OK, 1 broken."
+        and ("cyrillic.toml is not UTF-8 text" in check.stderr and "Traceback" not in check.stderr)
+    )
+    figures["poison_pills"] = len(pills) + 1
+    figures["poison_accounted"] = accounted + cp1251_ok
+    figures["poison_runs_failed"] = runs_failed
+    figures["poison_runs"] = len(statuses)
+    figures["poison_queued_untried"] = untried
+    figures["poison_secrets_stored"] = secrets
+    figures["first_capture_redirects"] = redirects
+    figures["first_capture_redirects_archived"] = redirects_archived
+    figures["faults"] += len(pills) + 1
+    report.add(
+        "poison pills (3 runs, a backtracking pattern)",
+        len(pills) + 1,
+        accounted + cp1251_ok if not runs_failed and not untried and not secrets else 0,
+        f"runs {statuses}; good {good_archived}/{len(listed)}; redirect/canonical first captures "
+        f"{redirects_archived}/{redirects}; secrets stored {secrets}; queued untried {untried}",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--kills", type=int, default=50)
@@ -620,6 +713,7 @@ def main() -> None:
     report = Report()
     print("fault                                          injected        handled", flush=True)
     sections = [
+        lambda: poison_pills(report, work, figures),
         lambda: hostile_crawl(report, work, figures),
         lambda: throughput(report, work, figures, args.throughput_articles),
         lambda: kill_harness(report, work, figures, args.kills),
@@ -629,8 +723,12 @@ def main() -> None:
         lambda: hostile_pages(report, work, figures),
         lambda: concurrency(report, work, figures, args.seconds),
     ]
-    for section in sections:
-        section()
+    try:
+        for section in sections:
+            section()
+    except BenchError as exc:
+        print(f"Error: {exc}.", file=sys.stderr)
+        sys.exit(1)
     failed = [row.fault for row in report.rows if row.handled < row.injected]
     figures["rows"] = len(report.rows)
     figures["rows_failed"] = failed

@@ -529,6 +529,9 @@ class _ProgressLine:
 @click.option("--articles", type=click.IntRange(min=1), default=60, show_default=True, help="How many articles.")
 @click.option("--hostile/--no-hostile", default=True, show_default=True, help="Include misbehaving articles.")
 @click.option(
+    "--poison", is_flag=True, help="Also link poison pills: pages, links and redirects that once stopped crawls."
+)
+@click.option(
     "--crawl-delay",
     type=float,
     callback=finite(0, 3600),
@@ -550,13 +553,15 @@ class _ProgressLine:
     help="Also serve the files in this folder under /files/ (e.g. fixtures/).",
 )
 def demo_site_command(
-    port: int, articles: int, hostile: bool, crawl_delay: float, fault_rate: float, root: Path | None
+    port: int, articles: int, hostile: bool, poison: bool, crawl_delay: float, fault_rate: float, root: Path | None
 ) -> None:
     """Serve the offline demo news site on 127.0.0.1 in the foreground (Ctrl-C stops it)."""
     from scraper.demosite.app import run
     from scraper.demosite.site import NewsSite
 
-    site = NewsSite(articles=articles, hostile=hostile, crawl_delay=crawl_delay or None, fault_rate=fault_rate)
+    site = NewsSite(
+        articles=articles, hostile=hostile, crawl_delay=crawl_delay or None, fault_rate=fault_rate, poison=poison
+    )
     try:
         run(
             port=port,

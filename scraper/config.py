@@ -51,7 +51,7 @@ class Trigger:
     cron: str | None = None
     interval: timedelta | None = None
     jitter: float = 0.0
-    timezone: str = "UTC"
+    timezone: str = settings.DEFAULT_TIMEZONE
 
 
 @dataclass(frozen=True)
@@ -223,7 +223,7 @@ def _trigger(reader: _Reader) -> Trigger:
     interval = reader.duration("interval", None)
     if cron and interval:
         raise reader.fail("cron", "and 'trigger.interval' cannot both be set; choose one")
-    timezone = reader.string("timezone", "UTC") or "UTC"
+    timezone = reader.string("timezone", settings.DEFAULT_TIMEZONE) or settings.DEFAULT_TIMEZONE
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):

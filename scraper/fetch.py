@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import httpcore
 import httpx
@@ -18,7 +18,7 @@ from scraper.decompress import BoundedDecoder
 from scraper.errors import BlockedURLError, BodyTooLarge, CorruptEncoding, ErrorKind, FetchError
 from scraper.models import Page
 from scraper.netguard import Resolver, resolve_checked, system_resolver
-from scraper.urls import validate
+from scraper.urls import resolve, validate
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 #: Headers that carry credentials and must not follow a redirect to another origin.
@@ -246,18 +246,11 @@ class Fetcher:
                 location = response.headers.get("location")
                 if response.status_code in REDIRECT_STATUSES and location:
                     try:
-                        target = validate(urljoin(current, location.strip()))
+                        target = resolve(current, location)
                     except BlockedURLError as exc:
+                        reason = str(exc).removeprefix("Refused ")
                         raise BlockedURLError(
-                            f"Refused the redirect from {current}: {str(exc).removeprefix('Refused ')}",
-                            url=current,
-                            kind=exc.kind,
-                        ) from None
-                    except ValueError as exc:
-                        raise BlockedURLError(
-                            f"Refused the redirect from {current}: its Location is not a URL ({exc}).",
-                            url=current,
-                            kind=ErrorKind.BAD_URL,
+                            f"Refused the redirect from {current}: {reason}", url=current, kind=exc.kind
                         ) from None
                     hops.append(current)
                     if target in hops:

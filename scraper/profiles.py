@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from scraper import settings
 from scraper.errors import ConfigError, UsageError
 from scraper.patterns import Pattern, compile_pattern
 from scraper.urls import host_of
@@ -69,7 +70,7 @@ class Profile:
     @cached_property
     def zone(self) -> ZoneInfo:
         """The zone visible dates are read in (UTC when the site's zone is unknown)."""
-        return ZoneInfo(self.timezone or "UTC")
+        return ZoneInfo(self.timezone or settings.DEFAULT_TIMEZONE)
 
     @cached_property
     def exclude_query(self) -> str:

@@ -21,7 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from scraper import locks
 from scraper.config import Schedule, Trigger, load_all
 from scraper.crawl.engine import Crawler
-from scraper.errors import ConfigError, SchedulerLocked, ScrapeError, StoreError
+from scraper.errors import ConfigError, CrawlLocked, SchedulerLocked, ScrapeError, StoreError
 from scraper.models import RunStatus
 from scraper.store import Archive
 
@@ -248,6 +248,8 @@ class Service:
                 summary.errors,
                 f" ({summary.message})" if summary.message else "",
             )
+        except CrawlLocked as exc:
+            log.warning("schedule %s: run skipped: %s", name, exc)
         except StoreError:
             log.exception("schedule %s: the archive failed", name)
         except Exception:

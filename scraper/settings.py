@@ -83,5 +83,5 @@ MAX_TITLE_CHARS = 2_000
 MAX_FIELD_CHARS = 20_000
 MAX_BODY_CHARS = 2_000_000
 
-#: Time zone used for a site without a profile when the page names none.
+#: Time zone of a site whose profile names none, and of a schedule's trigger that names none.
 DEFAULT_TIMEZONE = "UTC"

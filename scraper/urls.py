@@ -85,6 +85,17 @@ def validate(url: str) -> str:
     return url
 
 
+def resolve(base: str, href: str) -> str:
+    """A link or redirect target made absolute against `base` and validated; BlockedURLError if it cannot be one."""
+    try:
+        absolute = urljoin(base, href.strip())
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        raise BlockedURLError(
+            f"Refused {_shown(href)}: it is not a valid URL ({exc}).", url=href, kind=ErrorKind.BAD_URL
+        ) from None
+    return validate(absolute)
+
+
 def check_url(url: str) -> str:
     """Return a URL the user gave, validated (see `validate`), or raise UsageError saying what is wrong with it."""
     try:
@@ -159,8 +170,8 @@ def join(base: str, href: str) -> str | None:
             absolute = origin.group(0) + href
             return absolute if len(absolute) <= settings.MAX_URL_LENGTH else None
     try:
-        return validate(urljoin(base, href))
-    except (BlockedURLError, ValueError):
+        return resolve(base, href)
+    except BlockedURLError:
         return None
 
 

@@ -10,24 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from scraper.cli import cli
 
+from .commands import one_error_line, run
 from .conftest import FIXTURES, ROOT, ServedSite
 
 SEED = "files/baigenews/seed-tokayev-baku.html"
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-
-def one_error_line(result: Result) -> str:
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ")
-    return lines[0]
 
 
 def table_count(db: Path, table: str, where: str = "1") -> int:

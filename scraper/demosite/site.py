@@ -24,6 +24,7 @@ from scraper.demosite.corpus import (
     SOURCES,
 )
 from scraper.demosite.markup import SECTIONS, SECTIONS_KK, ArticlePage, article_html, listing_html
+from scraper.demosite.poison import PoisonPages
 from scraper.demosite.server import Request, Response, _bomb, _head
 
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -188,6 +189,7 @@ class NewsSite:
         now: datetime | None = None,
         seed: int = 2024,
         fault_rate: float = 0.0,
+        poison: bool = False,
     ) -> None:
         self.started = now or datetime.now(UTC).replace(microsecond=0)
         self.crawl_delay = crawl_delay
@@ -205,6 +207,12 @@ class NewsSite:
         # Built once here, so serving them never stalls the server (its request log is a clock for tests).
         self._huge = b"<html><body><p>" + b"x" * (12 * 1024 * 1024) + b"</p>" if hostile else b""
         self._bomb = _bomb(16 * 1024 * 1024, "gzip") if hostile else b""
+        #: Poison pills (pages, links, redirects that once stopped crawls), linked from the first listing page.
+        self.poison = (
+            PoisonPages(lambda n: self._make(n, seed=7, hostile=False), self.render_article, self.by_id, articles)
+            if poison
+            else None
+        )
 
     def _make(self, number: int, seed: int, hostile: bool) -> Article:
         rng = random.Random(seed * 100_003 + number)
@@ -283,6 +291,11 @@ class NewsSite:
             if article.number % 5 == 1:
                 url += "?utm_source=telegram&utm_medium=social&utm_campaign=feed"
             links.append((article.title_override or article.title, url, visible_date(article.published, article.lang)))
+        if self.poison is not None and section is None and page == 1:
+            links += [
+                ("Спецпроект", pill.path if "://" in pill.path else base + pill.path, "")
+                for pill in self.poison.pills(base)
+            ]
         next_url = f"{base}{path}?page={page + 1}" if page < pages else None
         prev_url = f"{base}{path}?page={page - 1}" if page > 1 else None
         title = "Новости" if section is None else dict(SECTIONS + SECTIONS_KK).get(section, section)
@@ -297,12 +310,14 @@ class NewsSite:
             )
             return Response(200, laughs, {"Content-Type": "application/rss+xml"})
         items = []
-        for article in self.visible_articles()[:50]:
+        feed_only = self.poison.feed_items() if self.poison is not None else []
+        for article in [*self.visible_articles()[:50], *feed_only]:
+            link = base + (self.poison.feed_path(article) if article in feed_only and self.poison else article.path)
             items.append(
                 "<item>"
                 f"<title>{escape(article.title_override or article.title)}</title>"
-                f"<link>{escape(base + article.path)}</link>"
-                f'<guid isPermaLink="true">{escape(base + article.path)}</guid>'
+                f"<link>{escape(link)}</link>"
+                f'<guid isPermaLink="true">{escape(link)}</guid>'
                 f"<pubDate>{format_datetime(article.published)}</pubDate>"
                 f"<description>{escape(article.lead)}</description>"
                 "</item>"
@@ -391,7 +406,7 @@ class NewsSite:
             }
         )
         if path.startswith("/_control/"):
-            return self.control(path, request.query)
+            return self.control(path, request.query, base)
         if path == "/robots.txt":
             return self.robots(base)
         if path == "/sitemap.xml":
@@ -411,6 +426,8 @@ class NewsSite:
             looping = self.by_id.get(_article_id(path.removesuffix("-amp/") + "/") or 0)
             if looping is not None and looping.behaviour == "redirect_loop":
                 return Response(302, b"", {"Location": base + looping.path})
+        if self.poison is not None and (poisoned := self.poison.handle(path, base)) is not None:
+            return poisoned
         article_id = _article_id(path)
         article = self.by_id.get(article_id) if article_id else None
         if article is None or article.path != path:
@@ -481,12 +498,15 @@ class NewsSite:
         writer.transport.abort()
         return None
 
-    def control(self, path: str, query: dict[str, str]) -> Response:
+    def control(self, path: str, query: dict[str, str], base: str = "") -> Response:
         """Test hooks: edit, remove or freeze an article, read the request log."""
         parts = path.strip("/").split("/")
         action = parts[1] if len(parts) > 1 else ""
         if action == "faults":
             return Response(200, json.dumps(self.faults_injected).encode(), {"Content-Type": "application/json"})
+        if action == "poison":
+            pills = [vars(pill) for pill in self.poison.pills(base)] if self.poison is not None else []
+            return Response(200, json.dumps(pills).encode(), {"Content-Type": "application/json"})
         if action == "log":
             return Response(200, json.dumps(self.log).encode(), {"Content-Type": "application/json"})
         if action == "mode":
