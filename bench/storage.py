@@ -71,13 +71,19 @@ def p95(values: list[int]) -> float:
 def table_bytes(db: Path, names: tuple[str, ...]) -> int:
     with sqlite3.connect(db) as conn:
         marks = ", ".join("?" for _ in names)
-        return int(conn.execute(f"SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN ({marks})", names).fetchone()[0])
+        return int(
+            conn.execute(f"SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN ({marks})", names).fetchone()[0]
+        )
 
 
-async def capture(site: NewsSite, base: str, db: Path, events: list[tuple[datetime, int]], edits: int) -> dict[str, object]:
+async def capture(
+    site: NewsSite, base: str, db: Path, events: list[tuple[datetime, int]], edits: int
+) -> dict[str, object]:
     """Fetch and archive every event; return the SHA-256 of each body served and the time spent writing."""
     profile = choose_profile(base, "baigenews")
-    edited = {site.articles[n].number for n in range(0, len(site.articles), max(1, len(site.articles) // max(edits, 1)))}
+    edited = {
+        site.articles[n].number for n in range(0, len(site.articles), max(1, len(site.articles) // max(edits, 1)))
+    }
     seen: dict[int, int] = {}
     served: list[str] = []
     write_seconds = zlib_seconds = 0.0
@@ -123,8 +129,8 @@ def main() -> None:
     with sqlite3.connect(db) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         rows = conn.execute(
-            "SELECT f.url, f.purpose, f.page_hash, p.url = f.url AND p.fetched_at = f.fetched_at, length(p.body), p.size,"
-            " length(p.hash) * 2 + length(p.url) + coalesce(length(p.final_url), 0) + length(p.fetched_at)"
+            "SELECT f.url, f.purpose, f.page_hash, p.url = f.url AND p.fetched_at = f.fetched_at, length(p.body),"
+            " p.size, length(p.hash) * 2 + length(p.url) + coalesce(length(p.final_url), 0) + length(p.fetched_at)"
             " + length(p.content_type) + length(p.encoding) + length(p.encoding_source) + length(p.codec)"
             " + coalesce(length(p.base), 0) + coalesce(length(p.site), 0) + length(p.body) + 24"
             " FROM fetches f JOIN pages p ON p.hash = f.page_hash ORDER BY f.id"
@@ -174,9 +180,13 @@ def main() -> None:
         "first_capture_bytes_p95": round(p95(first), 1),
         "revisit_bytes_mean": round(statistics.mean(revisit_bytes), 1) if revisit_bytes else 0.0,
         "revisit_bytes_p95": round(p95(revisit_bytes), 1),
-        "revisit_row_bytes_mean": round(statistics.mean(row[6] for row in stored_revisits), 1) if stored_revisits else 0.0,
+        "revisit_row_bytes_mean": round(statistics.mean(row[6] for row in stored_revisits), 1)
+        if stored_revisits
+        else 0.0,
         "page_bytes_mean": round(statistics.mean(page_bytes), 1),
-        "revisit_ratio": round(statistics.mean(revisit_bytes) / statistics.mean(page_bytes), 5) if revisit_bytes else 0.0,
+        "revisit_ratio": round(statistics.mean(revisit_bytes) / statistics.mean(page_bytes), 5)
+        if revisit_bytes
+        else 0.0,
         "archive_bytes": archive_bytes,
         "ledger_bytes": ledger_bytes,
         "db_file_bytes": db_bytes,
@@ -192,7 +202,7 @@ def main() -> None:
         "random_read_pages_per_s": round(len(shuffled) / random_seconds, 1),
         "exact": bool(exact),
     }
-    print(f"{args.articles} articles over {args.days:g} simulated days: {len(rows):,} captures, {len(keys):,} pages stored")
+    print(f"{args.articles} articles over {args.days:g} simulated days: {len(rows):,} captures, {len(keys):,} pages")
     print(f"{'':34}{'bytes':>14}{'per capture':>13}{'vs WARC.gz':>12}")
     for label, size in (
         ("raw pages: deltas + keyframes", archive_bytes),

@@ -134,7 +134,8 @@ def _write_warc(
     written: dict[str, tuple[str, datetime, str]] = {}
     latest: dict[str, tuple[str, datetime]] = {}
     with path.open("wb") as handle:
-        writer = Writer(handle, filename=path.name.removesuffix(".part"), info=_warcinfo())
+        name = path.name.removesuffix(".part")
+        writer = Writer(handle, filename=name, info=_warcinfo(), gzip=not name.endswith(".warc"))
         for done, capture in enumerate(archive.captures(since=since, until=until), 1):
             if stop is not None and stop.is_set():
                 summary.interrupted = True

@@ -31,6 +31,8 @@ _GZIP_MAGIC = b"\x1f\x8b\x08"
 _WARC_MAGIC = b"WARC/1."
 
 RecordKind = Literal["response", "revisit"]
+#: What warcio raises on a record it cannot read.
+_READ_ERRORS = (ArchiveLoadFailed, StatusAndHeadersParserException, zlib.error, EOFError, ValueError, OSError)
 
 
 def payload_digest(body: bytes) -> str:
@@ -196,31 +198,35 @@ class Reader:
         self._max_body = max_body
 
     def entries(self, *, bodies: bool = False) -> Iterator[Entry | Damaged]:
-        """Every response and revisit record, and a Damaged for each record that could not be read."""
+        """Every response and revisit record, and a Damaged for each stretch that could not be read as records."""
         offset: int | None = 0
         while offset is not None:
             self._stream.seek(offset)
             iterator = ArchiveIterator(self._stream, check_digests=True)
             start: int = offset
             offset = None
+            damaged: Damaged | None = None
             try:
                 for record in iterator:
-                    start = iterator.offset
                     entry = self._entry(record, start, bodies)
+                    if isinstance(entry, Damaged):
+                        # Where the reader stands after a damaged record means nothing: look for the next one.
+                        damaged = entry
+                        break
                     iterator.read_to_end()
                     if entry is not None:
                         yield entry
                     start = iterator.offset
-            except (
-                ArchiveLoadFailed,
-                StatusAndHeadersParserException,
-                zlib.error,
-                EOFError,
-                ValueError,
-                OSError,
-            ) as exc:
-                yield Damaged(start, _why(exc))
-                offset = self._next_start(start + 1)
+            except _READ_ERRORS as exc:
+                damaged = Damaged(start, _why(exc))
+            if damaged is None:
+                # The reader may also just stop at bytes it cannot make sense of: what follows is damaged too.
+                self._stream.seek(start)
+                if not self._stream.read(_SCAN_STEP).strip(b"\r\n\t \x00"):
+                    return
+                damaged = Damaged(start, "the data here is not a WARC record")
+            yield damaged
+            offset = self._next_start(start + 1)
 
     def entry_at(self, offset: int) -> Entry | Damaged:
         """The record at `offset` (from `entries`), with its decoded payload."""
@@ -229,14 +235,9 @@ class Reader:
         try:
             record = next(iterator)
             entry = self._entry(record, offset, True)
-        except (
-            StopIteration,
-            ArchiveLoadFailed,
-            StatusAndHeadersParserException,
-            zlib.error,
-            EOFError,
-            ValueError,
-        ) as exc:
+        except StopIteration:
+            return Damaged(offset, "there is no record here")
+        except _READ_ERRORS as exc:
             return Damaged(offset, _why(exc))
         return entry if entry is not None else Damaged(offset, "it is not a response or revisit record")
 

@@ -26,6 +26,9 @@ OWNERS: dict[str, str | tuple[str, ...]] = {
     "brotli": ("scraper.decompress", "scraper.demosite.server"),
     "charset_normalizer": "scraper.charset",
     "re2": "scraper.patterns",
+    "zstandard": "scraper.store.pages",
+    "warcio": "scraper.warc",
+    "cdxj_indexer": "scraper.wacz",
 }
 #: SQL statements in Python code: only the store writes and reads the archive. The Datasette integration
 #: (scraper.serve) reads through Datasette's own read-only connections, which is its job.
