@@ -12,10 +12,10 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -205,15 +205,9 @@ def reparse_command(db_path: Path) -> None:
     Shows progress; Ctrl-C stops after the current page, keeping what was re-parsed.
     """
     archive = _existing_archive(db_path)
-    progress = _Progress("Re-parsing")
-    try:
-        with _stoppable() as stop:
-            summary = reparse_archive(archive, on_progress=progress, stop=stop)
-    except ScrapeError as exc:
-        _fail(str(exc))
-    finally:
-        progress.close()
-        archive.close()
+    summary = _long_job(
+        archive, "Re-parsing", lambda progress, stop: reparse_archive(archive, on_progress=progress, stop=stop)
+    )
     for key, why in summary.damaged:
         click.echo(f"Error: kept the old extraction of page {key}: {why}", err=True)
     if summary.interrupted:
@@ -233,6 +227,24 @@ def _existing_archive(db_path: Path) -> Archive:
     if not db_path.exists():
         _fail(f"There is no archive at {db_path}.")
     return _open_archive(db_path)
+
+
+T = TypeVar("T")
+
+
+def _long_job(archive: Archive, label: str, job: Callable[[_Progress, threading.Event], T]) -> T:
+    """Run a job over the archive with its progress shown and Ctrl-C asking it to stop; then close the archive."""
+    progress = _Progress(label)
+    try:
+        with _stoppable() as stop:
+            return job(progress, stop)
+    except UsageError as exc:
+        _fail(str(exc), 2)
+    except ScrapeError as exc:
+        _fail(str(exc))
+    finally:
+        progress.close()
+        archive.close()
 
 
 class _Progress:
@@ -268,6 +280,7 @@ class _Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.render_finish()
+            self.bar = None
 
 
 @contextlib.contextmanager
@@ -314,26 +327,20 @@ def export_command(
     from scraper.transfer import Format, export
 
     archive = _existing_archive(db_path)
-    progress = _Progress(f"Exporting to {out.name}")
-    try:
-        with _stoppable() as stop:
-            summary = export(
-                archive,
-                out,
-                kind=Format(kind),
-                site=site,
-                since=_utc(since),
-                until=_utc(until),
-                on_progress=progress,
-                stop=stop,
-            )
-    except UsageError as exc:
-        _fail(str(exc), 2)
-    except ScrapeError as exc:
-        _fail(str(exc))
-    finally:
-        progress.close()
-        archive.close()
+    summary = _long_job(
+        archive,
+        f"Exporting to {out.name}",
+        lambda progress, stop: export(
+            archive,
+            out,
+            kind=Format(kind),
+            site=site,
+            since=_utc(since),
+            until=_utc(until),
+            on_progress=progress,
+            stop=stop,
+        ),
+    )
     for key, why in summary.damaged:
         click.echo(f"Error: left out page {key}: {why}", err=True)
     if not summary.captures:
@@ -365,15 +372,13 @@ def import_command(files: tuple[Path, ...], db_path: Path, profile_name: str | N
         except UsageError as exc:
             _fail(str(exc), 2)
     archive = _open_archive(db_path)
-    progress = _Progress("Importing")
-    try:
-        with _stoppable() as stop:
-            summary = import_files(archive, list(files), profile_name=profile_name, on_progress=progress, stop=stop)
-    except ScrapeError as exc:
-        _fail(str(exc))
-    finally:
-        progress.close()
-        archive.close()
+    summary = _long_job(
+        archive,
+        "Importing",
+        lambda progress, stop: import_files(
+            archive, list(files), profile_name=profile_name, on_progress=progress, stop=stop
+        ),
+    )
     for name, offset, why in summary.damaged:
         click.echo(f"Error: skipped the damaged record at byte {offset:,} of {name}: {why}.", err=True)
     skipped = ", ".join(f"{count:,} {why}" for why, count in sorted(summary.skipped.items()))
@@ -397,28 +402,38 @@ def storage_group() -> None:
 @storage_group.command("migrate")
 @DB_OPTION
 @click.option("--batch", type=click.IntRange(1, 100_000), default=200, show_default=True, help="Pages per transaction.")
-def storage_migrate_command(db_path: Path, batch: int) -> None:
+@click.option(
+    "--vacuum",
+    is_flag=True,
+    help="Then rewrite the file to give the freed space back to the disk (needs the archive to itself).",
+)
+def storage_migrate_command(db_path: Path, batch: int, vacuum: bool) -> None:
     """Re-encode pages stored before schema 4 (zlib, whole) as deltas and keyframes, oldest first.
 
     Each batch commits whole: killing it at any moment loses nothing, and running it again goes on where it
-    stopped. Crawls may go on meanwhile.
+    stopped. Crawls may go on meanwhile. The file keeps its size (SQLite reuses the freed space for new
+    captures) unless --vacuum is given.
     """
     archive = _existing_archive(db_path)
-    progress = _Progress("Re-encoding pages")
-    try:
-        with _stoppable() as stop:
-            summary = archive.pages.migrate(batch=batch, on_progress=progress, stop=stop)
-    except ScrapeError as exc:
-        _fail(str(exc))
-    finally:
-        progress.close()
-        archive.close()
+    summary = _long_job(
+        archive,
+        "Re-encoding pages",
+        lambda progress, stop: archive.pages.migrate(batch=batch, on_progress=progress, stop=stop),
+    )
     for key in summary.damaged:
         click.echo(f"Error: page {key} is damaged and was left as it is (see `scrape storage check`).", err=True)
     message = f"Re-encoded {summary.converted:,} pages; {summary.remaining:,} left in the old format"
     if summary.interrupted:
         _fail(f"Interrupted: {message}; run `scrape storage migrate` again to go on.")
     click.echo(message + ".", err=True)
+    if vacuum:
+        before = db_path.stat().st_size
+        with _open_archive(db_path) as again:
+            try:
+                again.connection.vacuum()
+            except StoreError as exc:
+                _fail(str(exc))
+        click.echo(f"Vacuumed {db_path}: {before:,} bytes before, {db_path.stat().st_size:,} after.", err=True)
     sys.exit(1 if summary.damaged else 0)
 
 
@@ -427,13 +442,9 @@ def storage_migrate_command(db_path: Path, batch: int) -> None:
 def storage_check_command(db_path: Path) -> None:
     """Rebuild every stored page and compare it with its SHA-256; exit 1 naming each damaged one."""
     archive = _existing_archive(db_path)
-    progress = _Progress("Checking pages")
-    try:
-        with _stoppable() as stop:
-            summary = archive.pages.check(on_progress=progress, stop=stop)
-    finally:
-        progress.close()
-        archive.close()
+    summary = _long_job(
+        archive, "Checking pages", lambda progress, stop: archive.pages.check(on_progress=progress, stop=stop)
+    )
     for key, why in summary.damaged:
         click.echo(f"Error: page {key}: {why}", err=True)
     if summary.interrupted:

@@ -32,6 +32,7 @@ def reparse_archive(
 
     Each version is written in its own transaction, so stopping (`stop` set, or Ctrl-C) keeps what was done.
     """
+    archive.pages.scanning()
     rows = list(archive.article_pages())
     latest = {url: version for url, _, _, version in rows}
     changed = 0

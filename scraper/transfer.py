@@ -130,6 +130,7 @@ def _write_warc(
     stop: threading.Event | None,
 ) -> dict[str, tuple[str, datetime]]:
     """Write the WARC; return, for each URL fetched, the URL that answered and the time of its latest capture."""
+    archive.pages.scanning()
     total = archive.count_captures(since=since, until=until)
     written: dict[str, tuple[str, datetime, str]] = {}
     latest: dict[str, tuple[str, datetime]] = {}
@@ -254,6 +255,7 @@ def import_files(
     cannot be opened at all.
     """
     summary = ImportSummary()
+    archive.pages.scanning()  # in capture order, each page's base is the capture imported just before it
     with contextlib.ExitStack() as stack:
         sources = [source for path in paths for source in _sources(path, stack)]
         streams: dict[int, IO[bytes]] = {}

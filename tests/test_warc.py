@@ -9,6 +9,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import zipfile
 from datetime import timedelta
 from pathlib import Path
@@ -47,6 +48,14 @@ def records(path: Path) -> list:  # type: ignore[type-arg]
             payload = record.content_stream().read()
             out.append((record.rec_type, record.rec_headers, record.http_headers, payload))
     return out
+
+
+def exported(db: Path, out: Path) -> tuple[Path, list[Entry]]:
+    """Export the archive to `out`; return it with its response and revisit records as the reader finds them."""
+    with Archive(db) as archive:
+        export(archive, out, kind=Format.WARC)
+    with out.open("rb") as stream:
+        return out, [e for e in Reader(stream, max_body=10**7).entries() if isinstance(e, Entry)]
 
 
 @pytest.fixture
@@ -205,12 +214,7 @@ def test_damaged_records_are_reported_with_their_offsets_and_the_rest_imported(
     captured: tuple[Path, list],  # type: ignore[type-arg]
     tmp_path: Path,
 ) -> None:
-    db, _ = captured
-    out = tmp_path / "out.warc.gz"
-    with Archive(db) as archive:
-        export(archive, out, kind=Format.WARC)
-    with out.open("rb") as stream:
-        entries = [e for e in Reader(stream, max_body=10**7).entries() if isinstance(e, Entry)]
+    out, entries = exported(captured[0], tmp_path / "out.warc.gz")
     responses = [e.offset for e in entries if e.kind == "response"]
     data = bytearray(out.read_bytes())
     middle = responses[3]
@@ -235,12 +239,7 @@ def test_a_record_damaged_anywhere_is_the_only_one_lost(
     tmp_path: Path,
     into: int,
 ) -> None:
-    db, _ = captured
-    out = tmp_path / "out.warc.gz"
-    with Archive(db) as archive:
-        export(archive, out, kind=Format.WARC)
-    with out.open("rb") as stream:
-        entries = [e for e in Reader(stream, max_body=10**7).entries() if isinstance(e, Entry)]
+    out, entries = exported(captured[0], tmp_path / "out.warc.gz")
     offsets = [e.offset for e in entries]
     victim = next(n for n, e in enumerate(entries) if e.kind == "response" and n >= 4)  # a response of ~13 kB
     data = bytearray(out.read_bytes())
@@ -253,14 +252,10 @@ def test_a_record_damaged_anywhere_is_the_only_one_lost(
 
 
 def test_garbage_between_records_of_a_plain_warc_is_skipped(captured: tuple[Path, list], tmp_path: Path) -> None:  # type: ignore[type-arg]
-    db, _ = captured
-    out = tmp_path / "out.warc"
-    with Archive(db) as archive:
-        export(archive, out, kind=Format.WARC)
+    out, entries = exported(captured[0], tmp_path / "out.warc")
     data = out.read_bytes()
     assert data.startswith(b"WARC/1.1\r\n")  # uncompressed, as its name asks
-    with out.open("rb") as stream:
-        offsets = [e.offset for e in Reader(stream, max_body=10**7).entries() if isinstance(e, Entry)]
+    offsets = [e.offset for e in entries]
     at = offsets[2]
     junk = tmp_path / "junk.warc"
     junk.write_bytes(data[:at] + b"this is not a record\r\n" * 3 + data[at:])
@@ -375,15 +370,41 @@ def test_a_revisit_of_a_payload_only_the_archive_has_takes_it_from_there(
 
 
 def test_reader_gives_offsets_that_entry_at_reads(captured: tuple[Path, list], tmp_path: Path) -> None:  # type: ignore[type-arg]
-    db, pages = captured
-    out = tmp_path / "out.warc.gz"
-    with Archive(db) as archive:
-        export(archive, out, kind=Format.WARC)
+    pages = captured[1]
+    out, entries = exported(captured[0], tmp_path / "out.warc.gz")
     with out.open("rb") as stream:
         reader = Reader(stream, max_body=10**7)
-        entries = [e for e in reader.entries() if isinstance(e, Entry)]
         again = [reader.entry_at(e.offset) for e in entries]
     assert [e.record_id for e in entries] == [e.record_id for e in again if isinstance(e, Entry)]
     bodies = {page.sha256: page.body for page in pages}
     assert all(isinstance(e, Entry) and (e.body is None or e.body in bodies.values()) for e in again)
     assert os.path.getsize(out) > max(e.offset for e in entries)
+
+
+class StopAfter(threading.Event):
+    """A stop request that comes once the job has looked at it `count` times (a Ctrl-C part-way)."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self.left = count
+
+    def is_set(self) -> bool:
+        self.left -= 1
+        return self.left < 0
+
+
+def test_a_stopped_export_still_writes_a_whole_file_and_a_stopped_import_keeps_what_it_did(
+    captured: tuple[Path, list],  # type: ignore[type-arg]
+    tmp_path: Path,
+) -> None:
+    db, _ = captured
+    out = tmp_path / "part.wacz"
+    with Archive(db) as archive:
+        summary = export(archive, out, kind=Format.WACZ, stop=StopAfter(6))
+    assert summary.interrupted and summary.captures == 6
+    assert not list(tmp_path.glob("*.part*"))
+    with Archive(tmp_path / "new.db") as archive:
+        partial = import_files(archive, [out], profile_name="baigenews", stop=StopAfter(4))
+        assert partial.interrupted and partial.imported == 4
+        rest = import_files(archive, [out], profile_name="baigenews")
+    assert (rest.imported, rest.duplicates) == (2, 4)

@@ -178,6 +178,17 @@ class Connection:
                 raise StoreError(describe(exc, self.path), path=self.path) from exc
             raise
 
+    def vacuum(self) -> None:
+        """Rewrite the file without its free pages, giving the space back to the disk.
+
+        Needs the archive to itself (other writers wait, or fail after the busy timeout) and as much free disk
+        as the archive takes. StoreError if it cannot be done.
+        """
+        try:
+            self.conn.execute("VACUUM")
+        except sqlite3.Error as exc:
+            raise StoreError(describe(exc, self.path), path=self.path) from exc
+
     @property
     def schema_version(self) -> int:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
