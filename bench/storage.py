@@ -23,6 +23,7 @@ import dataclasses
 import hashlib
 import json
 import random
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -114,6 +115,7 @@ def main() -> None:
     parser.add_argument("--days", type=float, default=30.0)
     parser.add_argument("--edits", type=int, default=10, help="articles edited half-way")
     parser.add_argument("--quick", action="store_true", help="6 articles over 3 days (for the test suite)")
+    parser.add_argument("--keep", action="store_true", help="keep the archive and the WARC (their folder is printed)")
     args = parser.parse_args()
     if args.quick:
         args.articles, args.days, args.edits = 6, 3.0, 2
@@ -223,6 +225,10 @@ def main() -> None:
         f" warcio {figures['warc_captures_per_s']:,}/s); reads {figures['read_pages_per_s']:,} pages/s in order,"
         f" {figures['random_read_pages_per_s']:,}/s at random; bit-exact: {exact}"
     )
+    if args.keep:
+        print(f"kept in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(figures))
 
 

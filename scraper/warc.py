@@ -15,9 +15,8 @@ from typing import IO, Any, Literal
 from urllib.parse import urlsplit
 
 from warcio.archiveiterator import ArchiveIterator
-from warcio.exceptions import ArchiveLoadFailed
 from warcio.recordloader import ArcWarcRecord
-from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParserException
+from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import iso_date_to_datetime
 from warcio.warcwriter import WARCWriter
 
@@ -31,8 +30,6 @@ _GZIP_MAGIC = b"\x1f\x8b\x08"
 _WARC_MAGIC = b"WARC/1."
 
 RecordKind = Literal["response", "revisit"]
-#: What warcio raises on a record it cannot read.
-_READ_ERRORS = (ArchiveLoadFailed, StatusAndHeadersParserException, zlib.error, EOFError, ValueError, OSError)
 
 
 def payload_digest(body: bytes) -> str:
@@ -208,7 +205,10 @@ class Reader:
             damaged: Damaged | None = None
             try:
                 for record in iterator:
-                    entry = self._entry(record, start, bodies)
+                    try:
+                        entry = self._entry(record, start, bodies)
+                    except Exception as exc:  # a hostile record must not stop the file: any surprise is damage
+                        entry = Damaged(start, _why(exc))
                     if isinstance(entry, Damaged):
                         # Where the reader stands after a damaged record means nothing: look for the next one.
                         damaged = entry
@@ -217,7 +217,7 @@ class Reader:
                     if entry is not None:
                         yield entry
                     start = iterator.offset
-            except _READ_ERRORS as exc:
+            except Exception as exc:  # warcio meets damage with many kinds of error; each is this record's damage
                 damaged = Damaged(start, _why(exc))
             if damaged is None:
                 # The reader may also just stop at bytes it cannot make sense of: what follows is damaged too.
@@ -237,7 +237,7 @@ class Reader:
             entry = self._entry(record, offset, True)
         except StopIteration:
             return Damaged(offset, "there is no record here")
-        except _READ_ERRORS as exc:
+        except Exception as exc:  # as in `entries`: whatever a damaged record raises, it is that record's damage
             return Damaged(offset, _why(exc))
         return entry if entry is not None else Damaged(offset, "it is not a response or revisit record")
 
@@ -250,7 +250,7 @@ class Reader:
         url = str(headers.get_header("WARC-Target-URI") or "")
         try:
             date = iso_date_to_datetime(str(headers.get_header("WARC-Date") or "")).replace(tzinfo=UTC)
-        except ValueError:
+        except (ValueError, TypeError, OverflowError):
             _drain(record)
             return Damaged(offset, "its WARC-Date is not a date")
         http_headers = record.http_headers
@@ -266,15 +266,18 @@ class Reader:
             if body is not None and len(body) > self._max_body:
                 body, problem = None, f"its payload is larger than the {self._max_body:,}-byte cap"
         _drain(record)
-        if record.raw_stream.limit > 0:
-            return Damaged(offset, f"it is cut off {record.raw_stream.limit:,} bytes before its declared end")
+        left = getattr(record.raw_stream, "limit", None)
+        if left is None:
+            return Damaged(offset, "it declares no valid Content-Length")
+        if left > 0:
+            return Damaged(offset, f"it is cut off {left:,} bytes before its declared end")
         checker = record.digest_checker
         if checker is not None and checker.passed is False:
             return Damaged(offset, f"its content does not match its digest ({'; '.join(checker.problems)})")
         refers = headers.get_header("WARC-Refers-To-Date")
         try:
             refers_date = iso_date_to_datetime(str(refers)).replace(tzinfo=UTC) if refers else None
-        except ValueError:
+        except (ValueError, TypeError, OverflowError):
             refers_date = None
         return Entry(
             offset=offset,
