@@ -106,6 +106,30 @@ def test_a_site_dictionary_is_trained_and_its_first_pages_recompressed(
     assert every_page_exact(db_path, bodies(pages))
 
 
+def test_a_dictionary_trained_in_a_rolled_back_capture_is_forgotten(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settings, "DICTIONARY_FIRST_TRAINING", 10)
+    site = NewsSite(articles=13, hostile=False, now=T0)
+    pages = [demo_page(site, article, T0 + timedelta(minutes=n)) for n, article in enumerate(site.articles)]
+    with Archive(db_path) as archive:
+        for page in pages[:9]:
+            archive_page(archive, page, PROFILE)
+        archive.db.execute("CREATE TRIGGER boom BEFORE INSERT ON view_counts BEGIN SELECT RAISE(ABORT, 'boom'); END")
+        archive_page(archive, pages[9], PROFILE)  # trains a dictionary, then the whole capture is rolled back
+        archive.db.execute("DROP TRIGGER boom")
+        assert archive.db.execute("SELECT count(*) FROM page_dictionaries").fetchone() == (0,)
+        for page in pages[10:]:
+            archive_page(archive, page, PROFILE)
+        # Trained again, under the same id the rolled-back one had: every keyframe names a dictionary that exists
+        # and decodes with it.
+        assert archive.db.execute("SELECT id, samples FROM page_dictionaries").fetchall() == [(1, 9)]
+        assert codecs(db_path) == {"dict": 12}
+    stored = bodies(pages)
+    del stored[pages[9].sha256]
+    assert every_page_exact(db_path, stored)
+
+
 def test_a_damaged_page_is_named_and_the_others_still_read(db_path: Path) -> None:
     pages = capture(db_path, articles=2, rounds=3, edit_round=None, frozen=False)
     victim = pages[1].sha256  # the second article's first capture, the base of its later ones

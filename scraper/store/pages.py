@@ -295,6 +295,9 @@ class PageStore:
         # A site's older dictionaries only ever decompress again: their compressors (megabytes each) can go.
         self._compressors.clear()
         state.dictionary = int(cursor.lastrowid or 0)
+        # Rolled back, the row and its id are gone (the next dictionary may get the same id): so must be all
+        # this process knows of it.
+        self._connection.on_rollback(self._forget)
         log.info("trained a %d-byte dictionary for %s on %d pages", len(trained.as_bytes()), site, len(samples))
         plain = conn.execute(
             f"SELECT hash FROM pages WHERE site = ? AND {_KEYFRAME_SQL} AND codec = 'zstd'", (site,)
@@ -309,6 +312,12 @@ class PageStore:
                 "UPDATE pages SET codec = ?, dictionary = ?, body = ? WHERE hash = ?",
                 (Codec.DICT, state.dictionary, compressor.compress(content), key),
             )
+
+    def _forget(self) -> None:
+        """Drop what is kept of sites and dictionaries; it is read again from the archive when needed."""
+        self._sites.clear()
+        self._compressors.clear()
+        self._decompressors.clear()
 
     def _compressor(self, dictionary: int) -> zstandard.ZstdCompressor:
         compressor = self._compressors.get(dictionary)
