@@ -147,6 +147,7 @@ def main() -> None:
     # Every stored page rebuilt by a fresh reader (cold cache), in storage order and in random order.
     exact = len(rows) == len(served) and all(row[2] == sha for row, sha in zip(rows, served, strict=False))
     with Archive(db) as archive:
+        archive.pages.scanning()  # as `scrape storage check`, export and reparse read
         started = time.perf_counter()
         for key in keys:
             exact &= hashlib.sha256(archive.pages.body(key)).hexdigest() == key

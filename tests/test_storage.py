@@ -305,3 +305,19 @@ def test_reparse_keeps_going_past_a_damaged_page(db_path: Path) -> None:
     done = scrape("reparse", "--db", str(db_path))
     assert done.returncode == 1 and "kept the old extraction of page" in done.stderr
     assert "Re-parsed 1 stored pages of 1 articles; 0 extractions changed." in done.stderr
+
+
+def test_the_storage_bench_quick_run_meets_the_floors() -> None:
+    """bench/storage.py --quick: every capture rebuilt bit-exact, revisits under 2% of a page, a tenth of WARC.gz."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "storage.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["exact"] is True and figures["captures"] > figures["pages_stored"] > 0
+    assert figures["revisit_ratio"] <= 0.02 and figures["ratio_vs_warc_gz"] <= 0.10
