@@ -22,9 +22,11 @@ import click
 from scraper import settings
 from scraper.charset import decode
 from scraper.errors import ScrapeError, StoreError, UsageError
+from scraper.explain import explain_page, explain_url
 from scraper.fetch import Fetcher, FetchPolicy
 from scraper.models import Page, Verdict
 from scraper.pipeline import choose_profile, parse_page, scrape_url
+from scraper.profiles import Profile
 from scraper.reparse import reparse_archive
 from scraper.store import Archive
 from scraper.urls import check_url
@@ -42,6 +44,14 @@ PROFILE_OPTION = click.option(
     "profile_name",
     metavar="NAME",
     help="Parse with this site profile ('generic' for the fallback) instead of the one matching the host.",
+)
+
+
+EXPLAIN_OPTION = click.option(
+    "--explain",
+    is_flag=True,
+    help="Print, instead of the record, why each field got its value: the evidence in order, why the rest lost, "
+    "and the profile's selectors that matched nothing. Nothing is archived.",
 )
 
 
@@ -111,8 +121,9 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     show_default=True,
     help="Seconds allowed for each whole fetch, redirects included.",
 )
+@EXPLAIN_OPTION
 def url_command(
-    urls: tuple[str, ...], db_path: Path, profile_name: str | None, allow_private: bool, timeout: float
+    urls: tuple[str, ...], db_path: Path, profile_name: str | None, allow_private: bool, timeout: float, explain: bool
 ) -> None:
     """Fetch, parse and archive each URL, printing its record as JSON.
 
@@ -124,13 +135,15 @@ def url_command(
         profiles = [choose_profile(u, profile_name) for u in checked]
     except UsageError as exc:
         _fail(str(exc), 2)
-    archive = _open_archive(db_path)
     policy = FetchPolicy(
         allow_private=allow_private or settings.allow_private_from_env(),
         total_timeout=timeout,
         read_timeout=min(timeout, settings.READ_TIMEOUT),
         connect_timeout=min(timeout, settings.CONNECT_TIMEOUT),
     )
+    if explain:
+        sys.exit(0 if asyncio.run(_explain_urls(checked, profiles, policy)) else 1)
+    archive = _open_archive(db_path)
 
     async def run() -> bool:
         ok = True
@@ -156,6 +169,18 @@ def url_command(
     sys.exit(0 if ok else 1)
 
 
+async def _explain_urls(urls: list[str], profiles: list[Profile], policy: FetchPolicy) -> bool:
+    ok = True
+    async with Fetcher(policy) as fetcher:
+        for url, profile in zip(urls, profiles, strict=True):
+            try:
+                _print_record(await explain_url(url, fetcher=fetcher, profile=profile))
+            except ScrapeError as exc:
+                click.echo(f"Error: {exc}", err=True)
+                ok = False
+    return ok
+
+
 @cli.command("parse")
 @click.argument("file", type=click.File("rb"))
 @click.option("--url", required=True, help="The URL the page was saved from (for links, site and article id).")
@@ -165,7 +190,8 @@ def url_command(
     type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
     help="When the page was saved (ISO 8601); year-less and relative dates are read against it.",
 )
-def parse_command(file: Any, url: str, profile_name: str | None, fetched_at: datetime | None) -> None:
+@EXPLAIN_OPTION
+def parse_command(file: Any, url: str, profile_name: str | None, fetched_at: datetime | None, explain: bool) -> None:
     """Parse a saved HTML FILE ('-' for stdin) and print the record as JSON; nothing is written."""
     try:
         url = check_url(url)
@@ -188,6 +214,9 @@ def parse_command(file: Any, url: str, profile_name: str | None, fetched_at: dat
         fetched_at=when if when.tzinfo else when.replace(tzinfo=UTC),
     )
     try:
+        if explain:
+            _print_record(explain_page(page, profile))
+            return
         article = parse_page(page, profile)
     except ScrapeError as exc:
         _fail(f"{exc} (file {file.name})")

@@ -1,90 +1,132 @@
-"""Read the dates news sites print (Russian, Kazakh, English, ISO, relative) into aware datetimes."""
+"""Read the dates news sites print (ten languages' month names, numeric, ISO, relative) into aware datetimes."""
 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
+from functools import cache
 from typing import NamedTuple
-from zoneinfo import ZoneInfo
 
+from scraper import wordlists
 from scraper.errors import BadDate
 
-# Month words by their first letters. Russian and English forms are matched by a
-# stem because they decline ("марта", "мартовский" never appears in a date);
-# May is listed whole because "ма" would also catch Kazakh мамыр/маусым.
-_MONTH_STEMS: tuple[tuple[str, int], ...] = (
-    # Kazakh (stems cover the declined forms: наурыздың, қазанда, ...)
-    ("қаңтар", 1),
-    ("қантар", 1),
-    ("ақпан", 2),
-    ("наурыз", 3),
-    ("сәуір", 4),
-    ("мамыр", 5),
-    ("маусым", 6),
-    ("шілде", 7),
-    ("тамыз", 8),
-    ("қыркүйек", 9),
-    ("қазан", 10),
-    ("қараша", 11),
-    ("желтоқсан", 12),
-    # Russian
-    ("янв", 1),
-    ("фев", 2),
-    ("мар", 3),
-    ("апр", 4),
-    ("июн", 6),
-    ("июл", 7),
-    ("авг", 8),
-    ("сен", 9),
-    ("окт", 10),
-    ("ноя", 11),
-    ("дек", 12),
-    # English
-    ("jan", 1),
-    ("feb", 2),
-    ("mar", 3),
-    ("apr", 4),
-    ("jun", 6),
-    ("jul", 7),
-    ("aug", 8),
-    ("sep", 9),
-    ("oct", 10),
-    ("nov", 11),
-    ("dec", 12),
-)
-_STEM_MONTH = dict(_MONTH_STEMS)
-# Longest stems first, so "қаңтар" is tried before any three-letter stem.
-_STEM_LENGTHS = sorted({len(stem) for stem, _ in _MONTH_STEMS}, reverse=True)
-_MONTH_WHOLE = {"май": 5, "мая": 5, "мае": 5, "may": 5}
+#: The languages whose month names and relative words are known (scraper/parse/vocab/months.toml).
+LANGUAGES = ("ru", "kk", "uk", "en", "de", "fr", "es", "it", "pt", "tr")
+#: A month word at least this long also names the month of longer words it starts (declined forms).
+_STEM_MIN = 5
+#: Languages that print a numeric date month first (03/12/2024 is 12 March): US English only.
+_MONTH_FIRST_TAGS = frozenset({"en", "en-us", "en-ph", "en-ca"})
+_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
 
-_TODAY = frozenset({"сегодня", "бүгін", "today"})
-_YESTERDAY = frozenset({"вчера", "кеше", "yesterday"})
-_DAY_BEFORE = frozenset({"позавчера"})
 
-_WORD = r"[^\W\d_]+\.?"
-_WORDS = re.compile(r"[^\W\d_]+")
+class _Vocabulary(NamedTuple):
+    months: dict[str, int]
+    stems: tuple[tuple[str, int], ...]
+    today: frozenset[str]
+    yesterday: frozenset[str]
+    day_before: frozenset[str]
+    just_now: tuple[str, ...]
+    units: tuple[tuple[str, int], ...]
+    relative: re.Pattern[str]
+    #: Any word that may start a relative date, to skip the relative patterns on most texts.
+    relative_words: re.Pattern[str]
+
+
+@cache
+def _vocabulary() -> _Vocabulary:
+    data = wordlists.load("months")
+    months: dict[str, int] = {}
+    stems: dict[str, int] = {}
+    today: set[str] = set()
+    yesterday: set[str] = set()
+    day_before: set[str] = set()
+    just_now: set[str] = set()
+    units: dict[str, int] = {}
+    after: set[str] = set()
+    before: set[str] = set()
+    for language in LANGUAGES:
+        entry = data[language]
+        for number, forms in enumerate(entry["months"], start=1):
+            for form in forms:
+                months.setdefault(form, number)
+                if len(form) >= _STEM_MIN:
+                    stems.setdefault(form, number)
+        today.update(entry["today"])
+        yesterday.update(entry["yesterday"])
+        day_before.update(entry["day_before"])
+        just_now.update(entry["just_now"])
+        after.update(entry["ago_after"])
+        before.update(entry["ago_before"])
+        for unit, prefixes in entry["units"].items():
+            for prefix in prefixes:
+                units.setdefault(prefix, _UNIT_SECONDS[unit])
+    unit_words = wordlists.alternation(units)
+    after_words = wordlists.alternation(after)
+    before_words = wordlists.alternation(before)
+    relative = re.compile(
+        rf"(?:(?<![^\W\d_])(?:{before_words})\s+(?P<n1>\d{{1,3}})\s*(?P<u1>(?:{unit_words})[^\W\d_]*))"
+        rf"|(?:(?P<n2>\d{{1,3}})\s*(?P<u2>(?:{unit_words})[^\W\d_]*)\.?\s+(?:{after_words})(?![^\W\d_]))",
+        re.IGNORECASE,
+    )
+    words = today | yesterday | day_before | after | before | {phrase.split()[0] for phrase in just_now}
+    relative_words = wordlists.whole_words(words)
+    return _Vocabulary(
+        months,
+        tuple(sorted(stems.items(), key=lambda item: -len(item[0]))),
+        frozenset(today),
+        frozenset(yesterday),
+        frozenset(day_before),
+        tuple(just_now),
+        tuple(sorted(units.items(), key=lambda item: -len(item[0]))),
+        relative,
+        relative_words,
+    )
+
+
+_WORD = r"[^\W\d_]{2,}\.?"
+_DAY_SUFFIX = r"(?:st|nd|rd|th|er|e|º|ª|\.|-го|-е|-ші|-шы)?"
+# The form most Russian and Kazakh sites print, whole: "12 Марта, 13:45", "12 наурыз 2024, 15:30".
 _COMMON = re.compile(
     r"(\d{1,2})\s+([^\W\d_]{3,})\.?(?:,?\s+(\d{4})(?:\s*(?:г\.|года|ж\.|жыл\w*))?)?"
     r"(?:,?\s*(?:в\s+)?(\d{1,2}):(\d{2}))?\s*$",
     re.IGNORECASE,
 )
-# "12 марта 2024, 13:45", "12 наурыз", "March 12, 2024 1:45 PM", "2024 жылғы 12 наурыз"
-_DAY_MONTH = re.compile(rf"(?<!\d)(\d{{1,2}})(?:-?(?:го|е|ші|шы))?\s+({_WORD})(?:\s*,?\s*(\d{{4}}))?", re.IGNORECASE)
-_MONTH_DAY = re.compile(rf"\b({_WORD})\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:\s*,\s*|\s+)(\d{{4}})?", re.IGNORECASE)
+# "12 марта 2024", "12. März 2024", "12 de marzo de 2024", "1er mars 2024", "2 березня"
+_DAY_MONTH = re.compile(
+    rf"(?<![\d.,/:])(\d{{1,2}}){_DAY_SUFFIX}\s*(?:de\s+|of\s+)?({_WORD})(?:\s*,?\s*(?:de\s+|del\s+)?(\d{{4}})(?!\d))?",
+    re.IGNORECASE,
+)
+# "March 12, 2024", "Mar. 12th 2024", "March 12"
+_MONTH_DAY = re.compile(
+    rf"(?<![^\W\d_])({_WORD})\s+(\d{{1,2}})(?:st|nd|rd|th)?(?!\d)(?:\s*,?\s*(\d{{4}})(?!\d))?", re.I
+)
+# "2024 жылғы 12 наурыз", "2024, 12 March"
 _YEAR_DAY_MONTH = re.compile(
-    rf"(?<!\d)(\d{{4}})\s*(?:ж\.?|жылғы|жыл|г\.?|года)?\s+(\d{{1,2}})\s+({_WORD})", re.IGNORECASE
+    rf"(?<!\d)(\d{{4}})\s*(?:ж\.?|жылғы|жыл|г\.?|года|,)?\s+(\d{{1,2}})\s+({_WORD})", re.IGNORECASE
 )
+# "2024年3月12日", "2024년 3월 12일"
+_CJK = re.compile(r"(?<!\d)(\d{4})\s*[年년]\s*(\d{1,2})\s*[月월]\s*(\d{1,2})\s*[日일]?")
+# 2024-03-12T13:45:00+05:00 and its sloppy forms (one-digit fields, a colon before the fraction),
+# 2024/03/12, 2024.03.12, and the basic form 20240312T134500Z.
 _ISO = re.compile(
-    r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?:[T\s](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*(Z|[+-]\d{2}:?\d{2})?)?",
+    r"(?<![\d.])(\d{4})([-/.])\s?(\d{1,2})\2\s?(\d{1,2})(?!\d)"
+    r"(?:(?:[T\s]|,\s*|\s+um\s+|\s+at\s+)(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:[.:,]\d+)?)?\s*(Z|UTC|GMT|[+-]\d{2}:?\d{2})?)?",
     re.IGNORECASE,
 )
-_NUMERIC = re.compile(r"(?<![\d.])(\d{1,2})[./](\d{1,2})(?:[./](\d{4}|\d{2}))?(?![\d])")
-_TIME = re.compile(r"(?<![\d:])(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s*([ap])\.?m\.?)?(?![\d])", re.IGNORECASE)
-_AGO = re.compile(
-    r"(\d+)\s*(мин|минут\w*|час\w*|сағат|минут|секунд\w*|сек|minutes?|mins?|hours?|hrs?|seconds?|secs?)\s*"
-    r"(назад|бұрын|ago)",
+_ISO_BASIC = re.compile(r"(?<!\d)(\d{4})(\d{2})(\d{2})T(\d{2}):?(\d{2})(?::?(\d{2}))?(?:\.\d+)?(Z|[+-]\d{2}:?\d{2})?")
+# 12.03.2024, 03/12/2024, 12-03-2024, 12.03.24
+_NUMERIC = re.compile(r"(?<![\d.,/:-])(\d{1,2})\s?([./-])\s?(\d{1,2})\s?\2\s?(\d{4}|\d{2})(?![\d])")
+# 12.03 (year-less; only where a date is expected)
+_NUMERIC_SHORT = re.compile(r"(?<![\d.,/:])(\d{1,2})([./])(\d{1,2})\.?(?![\d.,/])")
+_TIME = re.compile(
+    r"(?<![\d:.,])(\d{1,2})(?::(\d{2})(?::(\d{2}))?|[hH](\d{2})|\.(\d{2})(?=\s*(?:Uhr|h\b)))(?![\d])"
+    r"(?:\s*([ap])\.?\s?m\.?(?![^\W\d_]))?",
     re.IGNORECASE,
 )
+#: A time this close after a date (or right before it) is that date's time.
+_TIME_AFTER = 40
+_TIME_BEFORE = 16
+_UTC_WORDS = frozenset({"Z", "UTC", "GMT"})
 
 
 class ParsedDate(NamedTuple):
@@ -94,43 +136,57 @@ class ParsedDate(NamedTuple):
     has_year: bool = True
     #: True when the text was relative to the fetch time ("Вчера", "5 минут назад").
     relative: bool = False
+    #: True when the text gave a time of day.
+    has_time: bool = True
+    #: True when the text gave its own UTC offset (machine-readable dates mostly).
+    has_offset: bool = False
+    #: Where in the text the date starts (what precedes it may say which date it is).
+    start: int = 0
 
 
 def month_number(word: str) -> int | None:
-    """Return the month a Russian, Kazakh or English month word (any case or form) names."""
+    """Return the month a month word of any of the known languages names (any case, declined or abbreviated)."""
     token = word.lower().rstrip(".")
-    if token in _MONTH_WHOLE:
-        return _MONTH_WHOLE[token]
-    if len(token) < 3:
-        return None
-    for length in _STEM_LENGTHS:
-        number = _STEM_MONTH.get(token[:length])
-        if number is not None:
-            return number
+    vocabulary = _vocabulary()
+    number = vocabulary.months.get(token)
+    if number is not None or len(token) <= _STEM_MIN:
+        return number
+    for stem, month in vocabulary.stems:
+        if token.startswith(stem):
+            return month
     return None
 
 
-def _time_of(text: str) -> time | None:
-    found = _TIME.search(text)
-    if not found:
-        return None
-    hour, minute, second = int(found.group(1)), int(found.group(2)), int(found.group(3) or 0)
-    meridiem = (found.group(4) or "").lower()
+def _clock(hour: int, minute: int, second: int = 0, meridiem: str = "") -> time:
     if meridiem == "p" and hour < 12:
         hour += 12
     elif meridiem == "a" and hour == 12:
         hour = 0
     if hour > 23 or minute > 59 or second > 59:
-        raise BadDate(f"{found.group(0)!r} is not a time of day")
+        raise BadDate(f"{hour}:{minute:02d} is not a time of day")
     return time(hour, minute, second)
 
 
-def _strip_time(text: str) -> str:
-    return _TIME.sub(" ", text)
+def _time_in(text: str) -> time | None:
+    found = _TIME.search(text)
+    if not found:
+        return None
+    hour, minute, second, french, dotted, meridiem = found.groups()
+    return _clock(int(hour), int(minute or french or dotted), int(second or 0), (meridiem or "").lower())
 
 
-def _aware(day: date, clock: time | None, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, clock or time(0, 0), tzinfo=zone)
+def _time_near(text: str, start: int, end: int) -> time | None:
+    """The time printed right after (or just before) the date found at text[start:end]."""
+    after = text[end : end + _TIME_AFTER]
+    found = _TIME.search(after)
+    # Only separators and connecting words between the date and its time ("в", "um", "à", "at", "|").
+    if found and len(after[: found.start()].strip(" ,|-–—/·•()[]")) <= 6:
+        return _time_in(after[found.start() :])
+    before = text[max(0, start - _TIME_BEFORE) : start]
+    found = _TIME.search(before)
+    if found and not before[found.end() :].strip(" ,|-–—/·•"):
+        return _time_in(before[found.start() :])
+    return None
 
 
 def _make_date(year: int, month: int, day: int) -> date:
@@ -140,139 +196,245 @@ def _make_date(year: int, month: int, day: int) -> date:
         raise BadDate(f"{day}.{month}.{year} is not a calendar date") from None
 
 
-def _parse_iso(text: str, zone: ZoneInfo, keep_offset: bool = False) -> ParsedDate | None:
-    if "-" not in text:
-        return None  # no date of this form
-    found = _ISO.search(text)
+def _offset(text: str | None) -> str | None:
+    if not text:
+        return None
+    if text.upper() in _UTC_WORDS:
+        return "+00:00"
+    return text if ":" in text else f"{text[:3]}:{text[3:]}"
+
+
+def _stamp(
+    parts: tuple[int, int, int], clock: time | None, offset: str | None, zone: tzinfo, keep_offset: bool
+) -> ParsedDate:
+    year, month, day = parts
+    day_value = _make_date(year, month, day)
+    if clock is None:
+        return ParsedDate(datetime.combine(day_value, time(0, 0), tzinfo=zone), has_time=False)
+    if offset is None:
+        return ParsedDate(datetime.combine(day_value, clock, tzinfo=zone))
+    stamp = datetime.fromisoformat(f"{day_value.isoformat()}T{clock.isoformat()}{offset}")
+    return ParsedDate(stamp if keep_offset else stamp.astimezone(zone), has_offset=True)
+
+
+def _iso(text: str, zone: tzinfo, keep_offset: bool) -> ParsedDate | None:
+    found = _ISO.search(text) or _ISO_BASIC.search(text)
     if not found:
         return None
-    year, month, day, hour, minute, second, offset = found.groups()
-    day_value = _make_date(int(year), int(month), int(day))
-    if hour is None:
-        return ParsedDate(_aware(day_value, None, zone))
-    if int(hour) > 23 or int(minute) > 59 or int(second or 0) > 59:
-        raise BadDate(f"{found.group(0)!r} is not a valid time")
-    clock = time(int(hour), int(minute), int(second or 0))
-    if not offset:
-        return ParsedDate(_aware(day_value, clock, zone))
-    stamp = datetime.fromisoformat(f"{year}-{month}-{day}T{clock.isoformat()}{_iso_offset(offset)}")
-    return ParsedDate(stamp if keep_offset else stamp.astimezone(zone))
+    if found.re is _ISO:
+        year, _, month, day, hour, minute, second, offset = found.groups()
+    else:
+        year, month, day, hour, minute, second, offset = found.groups()
+    if not 1 <= int(month) <= 12:
+        raise BadDate(f"{found.group(0)!r} is not a calendar date")
+    clock = None
+    if hour is not None:
+        clock = _clock(int(hour), int(minute), int(second or 0))
+    elif found.re is _ISO:
+        clock = _time_near(text, found.start(), found.end())
+    parsed = _stamp((int(year), int(month), int(day)), clock, _offset(offset), zone, keep_offset)
+    return parsed._replace(start=found.start())
 
 
-def _iso_offset(offset: str) -> str:
-    if offset.upper() == "Z":
-        return "+00:00"
-    return offset if ":" in offset else f"{offset[:3]}:{offset[3:]}"
+def _fromisoformat(text: str, zone: tzinfo, keep_offset: bool) -> ParsedDate | None:
+    # Machine-readable metadata is ISO 8601 nearly always; the C parser reads it at once.
+    try:
+        stamp = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    has_time = len(text) > 10
+    aware = stamp.replace(tzinfo=zone) if stamp.tzinfo is None else stamp
+    if stamp.tzinfo is not None and not keep_offset:
+        aware = aware.astimezone(zone)
+    if aware.microsecond:
+        aware = aware.replace(microsecond=0)
+    return ParsedDate(aware, has_time=has_time, has_offset=stamp.tzinfo is not None)
 
 
-def _textual(text: str) -> tuple[int, int | None, int | None] | None:
-    """Find (month, day, year) written with a month word, in any of the usual orders."""
-    without_time = _strip_time(text)
-    for found in _YEAR_DAY_MONTH.finditer(without_time):
+def _textual(text: str, *, strict: bool) -> tuple[tuple[int | None, int, int], int, int] | None:
+    """Find ((year, month, day), start, end) written with a month word, in any of the usual orders."""
+    for found in _CJK.finditer(text):
+        return (int(found.group(1)), int(found.group(2)), int(found.group(3))), found.start(), found.end()
+    for found in _YEAR_DAY_MONTH.finditer(text):
         month = month_number(found.group(3))
         if month:
-            return month, int(found.group(2)), int(found.group(1))
-    for found in _DAY_MONTH.finditer(without_time):
+            return (int(found.group(1)), month, int(found.group(2))), found.start(), found.end()
+    best: tuple[tuple[int | None, int, int], int, int] | None = None
+    for found in _DAY_MONTH.finditer(text):
         month = month_number(found.group(2))
-        if month:
-            return month, int(found.group(1)), int(found.group(3)) if found.group(3) else None
-    for found in _MONTH_DAY.finditer(without_time):
+        if month and (found.group(3) or not strict or _plain_month(found.group(2))):
+            year = int(found.group(3)) if found.group(3) else None
+            best = (year, month, int(found.group(1))), found.start(), found.end()
+            break
+    for found in _MONTH_DAY.finditer(text):
         month = month_number(found.group(1))
-        if month:
-            return month, int(found.group(2)), int(found.group(3)) if found.group(3) else None
+        if not month or not (found.group(3) or not strict or _plain_month(found.group(1))):
+            continue
+        year = int(found.group(3)) if found.group(3) else None
+        # The earlier of the two forms, unless only the later one has a year ("mar. 12 de marzo de 2024").
+        if best is None or (year is not None and (best[0][0] is None or found.start() < best[1])):
+            return (year, month, int(found.group(2))), found.start(), found.end()
+        break
+    return best
+
+
+def _plain_month(word: str) -> bool:
+    """Whether a month word is a month and nothing else, so it dates a text without a year.
+
+    Three-letter Latin abbreviations are also words ("may", "set", "out", "ago", "mar"): they need a year.
+    """
+    token = word.rstrip(".")
+    return len(token) >= 4 or not token.isascii()
+
+
+def _numeric(text: str, *, month_first: bool, strict: bool) -> tuple[tuple[int | None, int, int], int, int] | None:
+    for found in _NUMERIC.finditer(text):
+        first, second, year_text = int(found.group(1)), int(found.group(3)), found.group(4)
+        if len(year_text) == 2:
+            if found.group(2) == "-":
+                continue  # "12-03-24" is too often a code or a score
+            year = 2000 + int(year_text)
+        else:
+            year = int(year_text)
+        if first > 12 or (not month_first and second <= 12):
+            day, month = first, second
+        else:
+            month, day = first, second
+        if 1 <= month <= 12 and 1 <= day <= 31:
+            return (year, month, day), found.start(), found.end()
+    if strict:
+        return None
+    short = _NUMERIC_SHORT.search(text)
+    if short:
+        first, second = int(short.group(1)), int(short.group(3))
+        day, month = (second, first) if month_first and short.group(2) == "/" else (first, second)
+        if 1 <= month <= 12 and 1 <= day <= 31:
+            return (None, month, day), short.start(), short.end()
     return None
 
 
-def _numeric(text: str) -> tuple[int, int | None, int | None] | None:
-    found = _NUMERIC.search(_strip_time(text))
-    if not found:
+def _relative(text: str, now: datetime, zone: tzinfo, strict: bool = False) -> ParsedDate | None:
+    vocabulary = _vocabulary()
+    if not vocabulary.relative_words.search(text):
         return None
-    day, month = int(found.group(1)), int(found.group(2))
-    year_text = found.group(3)
-    year = None if year_text is None else int(year_text) + (2000 if len(year_text) == 2 else 0)
-    return month, day, year
-
-
-def _relative(text: str, now: datetime, zone: ZoneInfo) -> ParsedDate | None:
     lowered = text.lower()
-    words = set(_WORDS.findall(lowered))
     local_now = now.astimezone(zone)
+    words = set(re.findall(r"[^\W\d_][^\W\d_'’]*", lowered))
     shift = None
-    if words & _TODAY:
+    if words & vocabulary.today:
         shift = 0
-    elif words & _YESTERDAY:
+    elif words & vocabulary.yesterday:
         shift = 1
-    elif words & _DAY_BEFORE:
+    elif words & vocabulary.day_before or "l'altro ieri" in lowered:
         shift = 2
     if shift is not None:
-        clock = _time_of(text)
+        clock = _time_in(text)
+        if strict and clock is None:
+            return None  # "hier" is French for yesterday and German for here: only "hier à 17:04" dates a text
         day = local_now.date() - timedelta(days=shift)
-        return ParsedDate(_aware(day, clock, zone), relative=True)
-    found = _AGO.search(lowered)
+        return ParsedDate(
+            datetime.combine(day, clock or time(0, 0), tzinfo=zone), relative=True, has_time=clock is not None
+        )
+    found = vocabulary.relative.search(lowered)
     if found:
-        amount, unit = int(found.group(1)), found.group(2)
-        if unit.startswith(("час", "сағат", "hour", "hr")):
-            delta = timedelta(hours=amount)
-        elif unit.startswith(("сек", "sec")):
-            delta = timedelta(seconds=amount)
-        else:
-            delta = timedelta(minutes=amount)
-        return ParsedDate((local_now - delta).replace(second=0, microsecond=0), relative=True)
+        amount = int(found.group("n1") or found.group("n2"))
+        unit = found.group("u1") or found.group("u2")
+        seconds = next((value for prefix, value in vocabulary.units if unit.startswith(prefix)), None)
+        if seconds is None:
+            return None
+        if seconds >= _UNIT_SECONDS["day"]:
+            day = local_now.date() - timedelta(seconds=amount * seconds)
+            return ParsedDate(datetime.combine(day, time(0, 0), tzinfo=zone), relative=True, has_time=False)
+        return ParsedDate(
+            (local_now - timedelta(seconds=amount * seconds)).replace(second=0, microsecond=0), relative=True
+        )
+    if any(phrase in lowered for phrase in vocabulary.just_now):
+        return ParsedDate(local_now.replace(second=0, microsecond=0), relative=True)
     return None
 
 
-def parse_date(text: str, *, zone: ZoneInfo, now: datetime, keep_offset: bool = False) -> ParsedDate | None:
+def month_first(language: str | None) -> bool:
+    """Tell whether pages in `language` (a tag like "en-US") print numeric dates month first."""
+    return language is not None and language.lower().replace("_", "-") in _MONTH_FIRST_TAGS
+
+
+def parse_date(
+    text: str,
+    *,
+    zone: tzinfo,
+    now: datetime,
+    keep_offset: bool = False,
+    language: str | None = None,
+    strict: bool = False,
+) -> ParsedDate | None:
     """Read one date from `text`; None if there is none, BadDate if it is impossible.
 
     A date without a year gets `now`'s year and `has_year=False`; call
     `infer_year` to settle it. Naive times are in `zone`; aware ones are
     converted to it, or with `keep_offset` keep the offset the page gave them
-    (for sites of unknown time zone).
+    (for sites of unknown time zone). `language` (the page's language tag)
+    orders numeric dates: 03/12/2024 is 3 December, but 12 March in US English.
+    `strict` (for text that is not known to be a date) wants a year in numeric dates
+    and beside three-letter Latin month names, and a time beside "today" or "yesterday";
+    without it, a bare time ("17:04") is that time today.
     """
     text = text.strip()
     if not text:
         return None
-    if text[:1].isdigit() and text[4:5] == "-":
-        # Machine-readable metadata is ISO 8601 nearly always; the C parser reads it at once.
-        try:
-            stamp = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            pass
-        else:
-            if stamp.tzinfo is None:
-                aware = stamp.replace(tzinfo=zone)
-            else:
-                aware = stamp if keep_offset else stamp.astimezone(zone)
-            return ParsedDate(aware.replace(microsecond=0) if aware.microsecond else aware)
+    if text[:1].isdigit() and text[4:5] == "-" and (parsed := _fromisoformat(text, zone, keep_offset)):
+        return parsed
+    if not any(character.isdigit() for character in text):
+        return None if strict else _relative(text, now, zone)
+    if text[:1].isalpha() and _vocabulary().relative_words.match(text):
+        # "Вчера, 21:05", "vor 2 Stunden": a text that opens with a relative word needs no other form tried
+        # (but "January 13, 2020 / Updated 2 minutes ago" is dated by its first words).
+        relative = _relative(text, now, zone, strict)
+        if relative is not None:
+            return relative
     # The pattern starts with the day, so text that does not start with a digit skips it.
     common = _COMMON.match(text) if text[:1].isdecimal() else None
-    if common and (month := month_number(common.group(2))):
-        # "12 Марта, 13:45", "12 наурыз 2024, 15:30": how most Russian and Kazakh sites print dates.
+    if (
+        common
+        and (month := month_number(common.group(2)))
+        and (common.group(3) or not strict or _plain_month(common.group(2)))
+    ):
         day, year, hour, minute = common.group(1, 3, 4, 5)
-        clock = None
-        if hour is not None:
-            if int(hour) > 23 or int(minute) > 59:
-                raise BadDate(f"{hour}:{minute} is not a time of day")
-            clock = time(int(hour), int(minute))
-        return _dated(month, int(day), int(year) if year else None, clock, zone, now)
-    parsed = _parse_iso(text, zone, keep_offset) or _relative(text, now, zone)
+        clock = _clock(int(hour), int(minute)) if hour is not None else None
+        parsed = _stamp(
+            (int(year) if year else now.astimezone(zone).year, month, int(day)), clock, None, zone, keep_offset
+        )
+        if year is None and month == 2 and int(day) == 29:
+            parsed = _stamp((2024, month, int(day)), clock, None, zone, keep_offset)
+        return parsed if year else parsed._replace(has_year=False)
+    parsed = _iso(text, zone, keep_offset)
     if parsed:
         return parsed
-    parts = _textual(text) or _numeric(text)
-    if not parts:
-        return None
-    month, day, year = parts
-    if day is None or not 1 <= month <= 12:
-        return None
-    return _dated(month, day, year, _time_of(text), zone, now)
+    found = _textual(text, strict=strict) or _numeric(text, month_first=month_first(language), strict=strict)
+    if found is None:
+        # Where a date is expected, a bare time ("17:04") is today's: sites print only the time on the day itself.
+        return _relative(text, now, zone, strict) or (None if strict else parse_clock(text, zone=zone, now=now))
+    (year, month, day), start, end = found
+    clock = _time_near(text, start, end)
+    if year is None:
+        local_year = now.astimezone(zone).year
+        # Feb 29 exists only in leap years, so an unknown year defaults to one that has it.
+        placeholder = local_year if month != 2 or day != 29 else 2024
+        parsed = _stamp((placeholder, month, day), clock, None, zone, keep_offset)
+        return parsed._replace(has_year=False, start=start)
+    return _stamp((year, month, day), clock, None, zone, keep_offset)._replace(start=start)
 
 
-def _dated(month: int, day: int, year: int | None, clock: time | None, zone: ZoneInfo, now: datetime) -> ParsedDate:
-    has_year = year is not None
-    local_year = now.astimezone(zone).year
-    # Feb 29 exists only in leap years, so an unknown year defaults to one that has it.
-    placeholder = year or (local_year if month != 2 or day != 29 else 2024)
-    return ParsedDate(_aware(_make_date(placeholder, month, day), clock, zone), has_year=has_year)
+def parse_clock(text: str, *, zone: tzinfo, now: datetime) -> ParsedDate | None:
+    """Read a bare time of day ("17:04") as that time today, in `zone`; None if `text` is not just a time."""
+    stripped = text.strip()
+    found = _TIME.fullmatch(stripped)
+    if not found:
+        return None
+    clock = _time_in(stripped)
+    if clock is None:
+        return None
+    local_now = now.astimezone(zone)
+    return ParsedDate(datetime.combine(local_now.date(), clock, tzinfo=zone), relative=True)
 
 
 def infer_year(parsed: ParsedDate, *, now: datetime, hint: datetime | None = None) -> datetime:

@@ -36,6 +36,12 @@ class Origin(StrEnum):
     META = "meta"
     DOM = "dom"
     VISIBLE = "visible"
+    #: A <time datetime> element in the article.
+    TIME = "time"
+    #: The article's header zone (between the headline and the body) read by generic rules.
+    HEADER = "header"
+    #: Data in the page's scripts ("publishDate": "...") outside JSON-LD.
+    SCRIPT = "script"
     URL = "url"
     #: A year-less visible date whose year was inferred from the fetch time.
     INFERRED = "inferred"
@@ -111,11 +117,24 @@ class BodyPart(NamedTuple):
     safe: bool = False
 
 
+class DateRole(StrEnum):
+    """What a page says one of its dates is."""
+
+    PUBLISHED = "published"
+    UPDATED = "updated"
+    #: Nothing says: only its place on the page (after the headline, in a date element) tells.
+    PLACED = "placed"
+
+
 class DateCandidate(NamedTuple):
     """A date string found in a page, with where it was found."""
 
     raw: str
     origin: Origin
+    #: Exactly where: the <meta> key, the JSON-LD key, the element or rule (for --explain).
+    detail: str = ""
+    #: What the page says the date is.
+    role: DateRole = DateRole.PUBLISHED
 
 
 @dataclass

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from scraper import settings
-from scraper.dates import ParsedDate, infer_year, parse_date
-from scraper.errors import BadDate
-from scraper.models import Article, DateCandidate, Origin, ParseStatus, RawArticle
+from scraper.models import Article, ParseStatus, RawArticle
 from scraper.profiles import Profile
+from scraper.pubdate import Trace, settle_dates
 from scraper.sanitize import render_body
 from scraper.text import clean_text, has_bidi_controls, join_paragraphs
 from scraper.urls import canonicalize, host_of, join, match_id, site_key
@@ -35,8 +34,6 @@ _MULTIPLIERS = {
     "b": 1_000_000_000,
     "млрд": 1_000_000_000,
 }
-#: Clocks and time zones disagree a little; a date this far ahead of the fetch is still accepted.
-_FUTURE_SLACK = timedelta(hours=2)
 _LANGUAGE_ALIASES = {"kz": "kk", "qaz": "kk", "rus": "ru", "eng": "en"}
 
 
@@ -90,64 +87,6 @@ def _capped(value: str | None, limit: int, warnings: list[str], name: str) -> st
     return cleaned or None
 
 
-def _first_date(
-    candidates: list[DateCandidate], profile: Profile, now: datetime, warnings: list[str], name: str
-) -> tuple[ParsedDate, DateCandidate] | None:
-    for candidate in candidates:
-        try:
-            parsed = parse_date(candidate.raw, zone=profile.zone, now=now, keep_offset=profile.timezone is None)
-        except BadDate as exc:
-            warnings.append(f"{name}: {candidate.raw!r} ignored ({exc})")
-            continue
-        if parsed is not None:
-            return parsed, candidate
-    return None
-
-
-def _settle_dates(
-    raw: RawArticle, profile: Profile, now: datetime, warnings: list[str]
-) -> tuple[str | None, str | None, Origin | None, str | None]:
-    """Return published_at, published_raw, published_from, modified_at; `now` is the fetch time in the site's zone.
-
-    In the site's zone, a year-less date gets the site's year (it differs from UTC's on New Year's night),
-    and comparing dates of one zone needs no offset lookups.
-    """
-    visible = [c for c in raw.published if c.origin == Origin.VISIBLE]
-    machine = [c for c in raw.published if c.origin != Origin.VISIBLE]
-    published_raw = visible[0].raw if visible else (machine[0].raw if machine else None)
-    modified = _first_date(raw.modified, profile, now, warnings, "modified")
-    modified_value = modified[0].value if modified else None
-    if modified and not modified[0].has_year:
-        modified_value = infer_year(modified[0], now=now)
-
-    published_value: datetime | None = None
-    published_from: Origin | None = None
-    found = _first_date(machine, profile, now, warnings, "published")
-    if found and found[0].has_year:
-        published_value, published_from = found[0].value, found[1].origin
-    else:
-        found = _first_date(visible, profile, now, warnings, "published")
-        if found:
-            parsed = found[0]
-            if parsed.has_year:
-                published_value, published_from = parsed.value, Origin.VISIBLE
-            else:
-                # A year from the page's own metadata beats a guess from the fetch time.
-                hint = next((c for c in raw.modified if c.origin != Origin.VISIBLE), None)
-                hint_value = modified_value if hint is not None and modified and modified[0].has_year else None
-                published_value = infer_year(parsed, now=now, hint=hint_value)
-                published_from = Origin.VISIBLE if hint_value is not None else Origin.INFERRED
-    if published_value and published_value > now + _FUTURE_SLACK:
-        warnings.append(f"published: {published_value.isoformat()} is in the future; ignored")
-        published_value, published_from = None, None
-    return (
-        published_value.isoformat() if published_value else None,
-        clean_text(published_raw) or None,
-        published_from,
-        modified_value.isoformat() if modified_value else None,
-    )
-
-
 def _canonical(url: str, canonical_href: str | None) -> tuple[str, str]:
     """Use the page's own canonical link if it points at the same site, else the fetched URL; and its host."""
     host = host_of(url)
@@ -162,8 +101,13 @@ def _canonical(url: str, canonical_href: str | None) -> tuple[str, str]:
     return canonical, host if canonical == chosen else host_of(canonical)
 
 
-def normalize(raw: RawArticle, *, url: str, profile: Profile, fetched_at: datetime) -> Article:
-    """Build the normalized Article from what the parser found on the page at `url`."""
+def normalize(
+    raw: RawArticle, *, url: str, profile: Profile, fetched_at: datetime, trace: dict[str, Trace] | None = None
+) -> Article:
+    """Build the normalized Article from what the parser found on the page at `url`.
+
+    With `trace`, every date candidate's fate is noted there (for --explain).
+    """
     # Addresses, then dates, then text, then the body's markup: each kind of work runs together,
     # while its code is warm in the CPU cache. Warnings keep the order of the record's fields.
     canonical_url, site = _canonical(url, raw.canonical_href)
@@ -174,7 +118,16 @@ def normalize(raw: RawArticle, *, url: str, profile: Profile, fetched_at: dateti
     warnings: list[str] = list(raw.warnings)
     # The fetch time as the record shows it, to the second; also the limit for future dates.
     local_fetch = fetched_at.astimezone(profile.zone).replace(microsecond=0)
-    published_at, published_raw, published_from, modified_at = _settle_dates(raw, profile, local_fetch, warnings)
+    published_at, published_raw, published_from, modified_at = settle_dates(
+        raw.published,
+        raw.modified,
+        zone=profile.zone,
+        known_zone=profile.timezone is not None,
+        now=local_fetch,
+        language=raw.language or profile.language,
+        warnings=warnings,
+        trace=trace.setdefault("published", []) if trace is not None else None,
+    )
 
     views = parse_views(raw.views_raw)
     if raw.views_raw and views is None:

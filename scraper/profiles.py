@@ -40,11 +40,14 @@ class Selector:
 
     css: str
     attribute: str | None = None
+    #: A selector of <meta> tags: looked up in <head>, outside the profile's root.
+    in_head: bool = False
 
     @classmethod
     def parse(cls, spec: str) -> Selector:
         css, _, attribute = spec.rpartition("@") if "@" in spec else (spec, "", "")
-        return cls(css.strip(), attribute.strip() or None)
+        css = css.strip()
+        return cls(css, attribute.strip() or None, css.startswith("meta"))
 
 
 @dataclass(frozen=True)

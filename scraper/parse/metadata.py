@@ -8,7 +8,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from scraper.models import DateCandidate, Origin
+from scraper.models import DateCandidate, DateRole, Origin
 from scraper.parse import css
 
 #: schema.org types whose object describes the article itself.
@@ -29,34 +29,79 @@ ARTICLE_TYPES = frozenset(
         "SocialMediaPosting",
     }
 )
-# <meta name=...> keys that carry a publication date, in order of trust.
-_PUBLISHED_META = (
+#: <meta> names, properties and itemprops that carry a publication date, in order of trust.
+PUBLISHED_META = (
     "article:published_time",
     "og:article:published_time",
+    "article:published",
+    "og:published_time",
     "datepublished",
+    "og:pubdate",
     "pubdate",
     "publishdate",
     "publish-date",
-    "date",
-    "dc.date",
-    "dc.date.issued",
-    "dcterms.created",
-    "sailthru.date",
-    "parsely-pub-date",
+    "publish_date",
+    "published_date",
+    "published-date",
+    "published_time",
+    "publication_date",
     "article.published",
+    "article_date_original",
+    "article:post_date",
+    "article.created",
+    "parsely-pub-date",
+    "sailthru.date",
+    "analyticsattributes.articledate",
+    "dc.date.issued",
+    "dcterms.issued",
+    "dc.date.created",
+    "dcterms.created",
+    "dc.date",
+    "dcterms.date",
+    "dc:date",
+    "citation_publication_date",
+    "citation_date",
+    "datecreated",
+    "date",
+    "displaydate",
+    "cxenseparse:recs:publishtime",
+    "rnews:datepublished",
+    "shareaholic:article_published_time",
+    "twt-published-at",
+    "mediator_published_time",
+    "vr:published_time",
+    "bt:pubdate",
+    "ptime",
+    "pdate",
 )
-_MODIFIED_META = (
+#: The same for the last modification.
+MODIFIED_META = (
     "article:modified_time",
+    "og:article:modified_time",
+    "article:modified",
     "og:updated_time",
+    "og:modified_time",
     "datemodified",
+    "modified_time",
     "dc.date.modified",
+    "dcterms.modified",
+    "lastmodified",
     "last-modified",
+    "article.updated",
+    "utime",
 )
+_PUBLISHED_RANK = {key: rank for rank, key in enumerate(PUBLISHED_META)}
+_MODIFIED_RANK = {key: rank for rank, key in enumerate(MODIFIED_META)}
+#: JSON-LD keys of a publication date, in order of trust, and of a modification date.
+_JSONLD_PUBLISHED = ("datePublished", "dateCreated", "uploadDate")
+_JSONLD_MODIFIED = ("dateModified",)
+#: schema.org types that describe the page itself rather than a thing it is about.
+_PAGE_TYPES = frozenset({"WebPage", "ItemPage", "CollectionPage", "MediaObject", "VideoObject", "AudioObject"})
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
 
 
 #: Everything read from <head>, in one walk: the <meta> tags, the canonical link and the JSON-LD scripts.
-_HEAD_QUERY = 'meta[content], link[rel="canonical"], script[type="application/ld+json"]'
+_HEAD_QUERY = 'meta[content], link[rel="canonical"], script[type="application/ld+json"], title'
 _JSONLD_QUERY = 'script[type="application/ld+json"]'
 
 
@@ -73,25 +118,30 @@ class Metadata:
         #: The article:tag values.
         self.tags: list[str] = []
         self._script_nodes: list[LexborNode] = []
+        #: The <title> text as written.
+        self.title: str | None = None
         canonical_link: LexborNode | None = None
         meta, tags = self.meta, self.tags
         for node in css.every(tree.head or tree.root, _HEAD_QUERY):
-            tag = node.tag
-            if tag == "meta":
-                attrs = node.attributes
+            # The attributes tell the four kinds apart (the query asks for content, rel or type), and reading
+            # them once costs less than asking each node its tag.
+            attrs = node.attributes
+            content = attrs.get("content")
+            if content is not None:  # <meta content>
                 key = attrs.get("property") or attrs.get("name") or attrs.get("itemprop")
-                content = attrs.get("content")
-                if key and content is not None:
+                if key:
                     key = key.strip().lower()
                     if key == "article:tag":
                         tags.append(content)
                     if key not in meta:
                         meta[key] = content.strip()
-            elif tag == "link":
+            elif "rel" in attrs:  # <link rel="canonical">
                 if canonical_link is None:
                     canonical_link = node
-            else:
+            elif "type" in attrs:  # <script type="application/ld+json">
                 self._script_nodes.append(node)
+            elif self.title is None:  # <title>
+                self.title = node.text(deep=True)
         href = canonical_link.attributes.get("href") if canonical_link is not None else None
         #: The page's canonical URL as written (link rel=canonical, else og:url).
         self.canonical = href or meta.get("og:url")
@@ -99,6 +149,10 @@ class Metadata:
         #: The page's language as declared (<html lang>, else og:locale).
         self.language = (root.attributes.get("lang") if root is not None else None) or meta.get("og:locale")
         self._scripts: list[str] | None = None
+        self._all_scripts: list[str] | None = None
+        self._head_scripts: list[str] | None = None
+        self._head_dates: dict[str, list[str]] | None = None
+        self._objects: list[dict[str, Any]] | None = None
         self._jsonld: dict[str, Any] | None = None
 
     @property
@@ -118,35 +172,144 @@ class Metadata:
             self._jsonld = jsonld_article(self.jsonld_scripts)
         return self._jsonld
 
-    def _jsonld_date(self, key: str) -> list[DateCandidate]:
-        # A substring test first: most pages' JSON-LD never needs parsing for a date.
-        for text in self.jsonld_scripts:
-            if key in text:
-                value = self.jsonld.get(key)
-                return [DateCandidate(value, Origin.JSONLD)] if isinstance(value, str) else []
-        return []
+    @property
+    def all_jsonld_scripts(self) -> list[str]:
+        """The text of every JSON-LD script of the document, <head> and <body>."""
+        if self._all_scripts is None:
+            nodes = css.every(self._tree.root, _JSONLD_QUERY) if self._tree.root is not None else []
+            self._all_scripts = [node.text(deep=True) for node in nodes]
+        return self._all_scripts
 
-    def published(self) -> list[DateCandidate]:
-        """Publication dates from <meta> tags, else JSON-LD."""
+    @property
+    def jsonld_objects(self) -> list[dict[str, Any]]:
+        """Every JSON-LD object that may describe the page (the article, the page, its video), in document order."""
+        if self._objects is None:
+            self._objects = []
+            for text in self.jsonld_scripts:
+                _walk(_load_json(text), self._objects)
+        return self._objects
+
+    def _jsonld_dates(
+        self, keys: tuple[str, ...], role: DateRole = DateRole.PUBLISHED, *, everywhere: bool = False
+    ) -> list[DateCandidate]:
+        """Dates under `keys` in the JSON-LD: the article's first, then the page's, then any other object's.
+
+        Only <head>'s JSON-LD, unless `everywhere` (a walk of the whole document).
+        """
+        if everywhere:
+            texts = self.all_jsonld_scripts
+            dates = _date_values(texts)
+        else:
+            if self._head_dates is None:
+                self._head_scripts = [node.text(deep=True) for node in self._script_nodes]
+                self._head_dates = _date_values(self._head_scripts)
+            texts, dates = self._head_scripts or [], self._head_dates
+        values = set(dates.get(keys[0], ()))
+        # One date under the first key and none under the others: no need to parse the JSON (the common case,
+        # and the only way to read a block that is not quite JSON).
+        if len(values) == 1 and not any(key in text for text in texts for key in keys[1:]):
+            return [DateCandidate(values.pop(), Origin.JSONLD, f"JSON-LD {keys[0]}", role)]
+        # A substring test before parsing: a nested value ("datePublished": {"@value": …}) needs the JSON.
+        scripts = [text for text in texts if any(key in text for key in keys)]
+        if not scripts:
+            return []
+        objects: list[dict[str, Any]] = []
+        for text in scripts:
+            _walk(_load_json(text), objects)
+        objects.sort(key=_object_rank)  # stable: document order within a rank
+        found: list[DateCandidate] = []
+        seen: set[str] = set()
+        for key in keys:
+            for item in objects:
+                value = item.get(key)
+                if isinstance(value, str) and value.strip() and value not in seen:
+                    seen.add(value)
+                    kind = "/".join(sorted(_types(item))) or "object"
+                    found.append(DateCandidate(value, Origin.JSONLD, f"JSON-LD {kind}.{key}", role))
+        return found
+
+    def jsonld_author(self) -> Any:
+        """The article's JSON-LD author value, with references ({"@id": ...}) to objects elsewhere resolved."""
+        scripts = [text for text in self.jsonld_scripts if '"author"' in text]
+        if not scripts:
+            scripts = [text for text in self.all_jsonld_scripts if '"author"' in text]
+        if not scripts:
+            return None
+        objects: list[dict[str, Any]] = []
+        for text in scripts if scripts == self.all_jsonld_scripts else self.all_jsonld_scripts:
+            _walk(_load_json(text), objects)
+        by_id = {item["@id"]: item for item in objects if isinstance(item.get("@id"), str) and len(item) > 1}
+        described = sorted((item for item in objects if "author" in item), key=_object_rank)
+        if not described:
+            return None
+        value = described[0]["author"]
+        items = value if isinstance(value, list) else [value]
+        resolved = []
+        for item in items:
+            if isinstance(item, dict) and "name" not in item and isinstance(item.get("@id"), str):
+                item = by_id.get(item["@id"], item)
+            resolved.append(item)
+        return resolved
+
+    def _meta_dates(self, keys: dict[str, int], role: DateRole = DateRole.PUBLISHED) -> list[DateCandidate]:
         metas = self.meta
-        # filter() picks the keys present, with a value, in order of trust.
-        found = [DateCandidate(metas[key], Origin.META) for key in filter(metas.get, _PUBLISHED_META)]
-        return found or self._jsonld_date("datePublished")
+        # A set intersection finds the page's few date keys among its dozens of <meta>; then the order of trust.
+        present = sorted(metas.keys() & keys.keys(), key=keys.__getitem__)
+        return [DateCandidate(metas[key], Origin.META, f"<meta {key}>", role) for key in present if metas[key]]
 
-    def modified(self) -> list[DateCandidate]:
-        """Modification dates from <meta> tags, else JSON-LD."""
-        metas = self.meta
-        found = [DateCandidate(metas[key], Origin.META) for key in filter(metas.get, _MODIFIED_META)]
-        return found or self._jsonld_date("dateModified")
+    def _microdata_dates(self, prop: str, role: DateRole = DateRole.PUBLISHED) -> list[DateCandidate]:
+        """itemprop dates outside <head> (microdata in the article's markup)."""
+        found = []
+        for node in css.every(self._tree.root, f'[itemprop="{prop}"]'):
+            attrs = node.attributes
+            value = attrs.get("datetime") or attrs.get("content") or node.text(deep=True, separator=" ")
+            if value and value.strip():
+                found.append(DateCandidate(value.strip(), Origin.META, f"itemprop={prop} in the page", role))
+        return found[:1]
 
-    def time_element(self) -> list[DateCandidate]:
-        """The first <time datetime> (or itemprop=datePublished) of the page: a walk of the whole body,
-        so only asked for when nothing else dates the page."""
-        for node in css.every(self._tree.root, 'time[datetime], [itemprop="datePublished"][datetime]'):
-            value = node.attributes.get("datetime")
-            if value:
-                return [DateCandidate(value, Origin.META)]
-        return []
+    def published(self, *, thorough: bool = True) -> list[DateCandidate]:
+        """Publication dates from JSON-LD, then <meta> tags, else microdata in the page; in order of trust.
+
+        Without `thorough` (a profile found the visible date) only <head> is read: a walk of the whole
+        document for JSON-LD in <body> would cost every page of the site.
+        """
+        jsonld = self._jsonld_dates(_JSONLD_PUBLISHED)
+        if not jsonld and thorough:
+            jsonld = self._jsonld_dates(_JSONLD_PUBLISHED, everywhere=True)
+        found = jsonld + self._meta_dates(_PUBLISHED_RANK)
+        if found or not thorough:
+            return found
+        return self._microdata_dates("datePublished")
+
+    def modified(self, *, thorough: bool = True) -> list[DateCandidate]:
+        """Modification dates from JSON-LD, then <meta> tags, else microdata in the page (with `thorough`)."""
+        updated = DateRole.UPDATED
+        jsonld = self._jsonld_dates(_JSONLD_MODIFIED, updated)
+        if not jsonld and thorough:
+            jsonld = self._jsonld_dates(_JSONLD_MODIFIED, updated, everywhere=True)
+        found = jsonld + self._meta_dates(_MODIFIED_RANK, updated)
+        if found or not thorough:
+            return found
+        return self._microdata_dates("dateModified", updated)
+
+
+_JSONLD_DATE_VALUE = re.compile(r'"(' + "|".join((*_JSONLD_PUBLISHED, *_JSONLD_MODIFIED)) + r')"\s*:\s*"([^"]+)"')
+
+
+def _date_values(texts: list[str]) -> dict[str, list[str]]:
+    """The string values of every JSON-LD date key in `texts`: one pattern, one pass, all keys at once."""
+    found: dict[str, list[str]] = {}
+    for text in texts:
+        for key, value in _JSONLD_DATE_VALUE.findall(text):
+            found.setdefault(key, []).append(value)
+    return found
+
+
+def _object_rank(item: dict[str, Any]) -> int:
+    types = _types(item)
+    if types & ARTICLE_TYPES:
+        return 0
+    return 1 if types & _PAGE_TYPES else 2
 
 
 def _load_json(text: str) -> Any:
@@ -177,18 +340,31 @@ def _types(item: dict[str, Any]) -> set[str]:
     return {str(v).rsplit("/", 1)[-1] for v in values}
 
 
-def _walk_jsonld(data: Any, found: list[dict[str, Any]], depth: int = 0) -> None:
+#: Where JSON-LD nests the objects that describe the page itself (not lists of other items, such as related articles).
+_NESTED = ("@graph", "mainEntity", "mainEntityOfPage", "video", "subjectOf")
+#: Where the article object may be nested.
+_ARTICLE_NESTED = ("@graph", "mainEntity", "mainEntityOfPage", "itemListElement")
+
+
+def _walk(
+    data: Any, found: list[dict[str, Any]], keep: Any = None, nested: tuple[str, ...] = _NESTED, depth: int = 0
+) -> None:
+    """Collect the JSON-LD objects of `data` that `keep` accepts (all by default), looking into `nested` keys."""
     if depth > 6:  # hostile or absurd nesting
         return
     if isinstance(data, list):
         for item in data:
-            _walk_jsonld(item, found, depth + 1)
+            _walk(item, found, keep, nested, depth + 1)
     elif isinstance(data, dict):
-        if _types(data) & ARTICLE_TYPES:
+        if keep is None or keep(data):
             found.append(data)
-        for key in ("@graph", "mainEntity", "mainEntityOfPage", "itemListElement"):
+        for key in nested:
             if key in data:
-                _walk_jsonld(data[key], found, depth + 1)
+                _walk(data[key], found, keep, nested, depth + 1)
+
+
+def _is_article(item: dict[str, Any]) -> bool:
+    return bool(_types(item) & ARTICLE_TYPES)
 
 
 def jsonld_scripts(tree: LexborHTMLParser) -> list[str]:
@@ -203,7 +379,7 @@ def jsonld_article(scripts: list[str]) -> dict[str, Any]:
     """Return the JSON-LD article object (the one with the longest body or headline), or {}."""
     found: list[dict[str, Any]] = []
     for text in scripts:
-        _walk_jsonld(_load_json(text), found)
+        _walk(_load_json(text), found, _is_article, _ARTICLE_NESTED)
     if not found:
         return {}
     return max(found, key=lambda item: (len(str(item.get("articleBody", ""))), len(str(item.get("headline", "")))))
