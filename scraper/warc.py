@@ -3,15 +3,16 @@ record by record, a damaged record reported with its offset and skipped."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
+import contextlib
 import http
+import io
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from io import BytesIO
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from warcio.archiveiterator import ArchiveIterator
@@ -30,11 +31,7 @@ _GZIP_MAGIC = b"\x1f\x8b\x08"
 _WARC_MAGIC = b"WARC/1."
 
 RecordKind = Literal["response", "revisit"]
-
-
-def payload_digest(body: bytes) -> str:
-    """The WARC-Payload-Digest of a payload, as warcio writes it (SHA-1, base32)."""
-    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode("ascii")
+T = TypeVar("T")
 
 
 def warc_date(when: datetime) -> str:
@@ -201,24 +198,23 @@ class Reader:
             self._stream.seek(offset)
             iterator = ArchiveIterator(self._stream, check_digests=True)
             start: int = offset
-            offset = None
             damaged: Damaged | None = None
-            try:
-                for record in iterator:
-                    try:
-                        entry = self._entry(record, start, bodies)
-                    except Exception as exc:  # a hostile record must not stop the file: any surprise is damage
-                        entry = Damaged(start, _why(exc))
-                    if isinstance(entry, Damaged):
-                        # Where the reader stands after a damaged record means nothing: look for the next one.
-                        damaged = entry
+            while damaged is None:
+                try:
+                    record = _quietly(partial(next, iterator, None))
+                    if record is None:
                         break
-                    iterator.read_to_end()
-                    if entry is not None:
-                        yield entry
+                    entry = _quietly(partial(self._entry, record, start, bodies))
+                    if not isinstance(entry, Damaged):
+                        _quietly(iterator.read_to_end)
+                except Exception as exc:  # warcio meets damage with many kinds of error; each is this record's
+                    entry = Damaged(start, _why(exc))
+                if isinstance(entry, Damaged):
+                    damaged = entry  # where the reader stands after it means nothing: look for the next record
+                elif entry is not None:
+                    yield entry
+                if damaged is None:
                     start = iterator.offset
-            except Exception as exc:  # warcio meets damage with many kinds of error; each is this record's damage
-                damaged = Damaged(start, _why(exc))
             if damaged is None:
                 # The reader may also just stop at bytes it cannot make sense of: what follows is damaged too.
                 self._stream.seek(start)
@@ -233,13 +229,11 @@ class Reader:
         self._stream.seek(offset)
         iterator = ArchiveIterator(self._stream, check_digests=True)
         try:
-            record = next(iterator)
-            entry = self._entry(record, offset, True)
-        except StopIteration:
-            return Damaged(offset, "there is no record here")
+            record = _quietly(partial(next, iterator, None))
+            entry = _quietly(partial(self._entry, record, offset, True)) if record is not None else None
         except Exception as exc:  # as in `entries`: whatever a damaged record raises, it is that record's damage
             return Damaged(offset, _why(exc))
-        return entry if entry is not None else Damaged(offset, "it is not a response or revisit record")
+        return entry if entry is not None else Damaged(offset, "there is no response or revisit record here")
 
     def _entry(self, record: ArcWarcRecord, offset: int, bodies: bool) -> Entry | Damaged | None:
         kind = record.rec_type
@@ -311,6 +305,13 @@ class Reader:
             keep = len(_WARC_MAGIC) - 1
             carry = data[-keep:]
             base += len(data) - len(carry)
+
+
+def _quietly(call: Callable[[], T]) -> T:
+    """Call into warcio with its own stderr warnings (a bad gzip member, a record not followed by a newline) held
+    back: the damage they are about is reported as a Damaged entry, with its offset."""
+    with contextlib.redirect_stderr(io.StringIO()):
+        return call()
 
 
 def _drain(record: ArcWarcRecord) -> None:
