@@ -22,6 +22,7 @@ from scraper.errors import CorruptPage
 from scraper.models import Page
 from scraper.pipeline import archive_page
 from scraper.store import Archive
+from scraper.store.pages import Codec
 
 from .conftest import FIXTURES, ROOT
 from .storing import PROFILE, T0, bodies, capture, codecs, demo_page, legacy_archive
@@ -321,3 +322,21 @@ def test_the_storage_bench_quick_run_meets_the_floors() -> None:
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     assert figures["exact"] is True and figures["captures"] > figures["pages_stored"] > 0
     assert figures["revisit_ratio"] <= 0.02 and figures["ratio_vs_warc_gz"] <= 0.10
+
+
+def test_the_storage_page_states_what_the_code_does() -> None:
+    text = " ".join((ROOT / "docs" / "storage.md").read_text(encoding="utf-8").split())
+    for codec in Codec:
+        assert f"| `{codec}` |" in text
+    assert f"shorter than `KEYFRAME_INTERVAL` ({settings.KEYFRAME_INTERVAL}, `scraper/settings.py`)" in text
+    assert f"trained on its latest {settings.DICTIONARY_SAMPLES} keyframes" in text
+    assert f"first at its {settings.DICTIONARY_FIRST_TRAINING}th keyframe" in text
+    assert f"(at most every {settings.DICTIONARY_RETRAIN_MAX:,})" in text
+    for command in (
+        "scrape storage migrate",
+        "scrape storage check",
+        "scrape storage stats",
+        "scrape export",
+        "scrape import",
+    ):
+        assert command in text
