@@ -14,6 +14,7 @@ from enum import StrEnum
 from functools import partial
 from pathlib import Path
 from typing import IO
+from urllib.parse import urlsplit
 
 from scraper import settings
 from scraper.charset import decode
@@ -384,7 +385,12 @@ def _archive(archive: Archive, page: Page, profile_name: str | None, summary: Im
     if archive.has_capture(page.url, page.fetched_at, page.sha256):
         summary.duplicates += 1
         return
-    outcome, result = write(archive, assess(page, choose_profile(page.url, profile_name)))
+    profile = choose_profile(page.url, profile_name)
+    if profile.article_url is not None and not profile.article_url.search(urlsplit(page.url).path):
+        # A crawl reads such a page (a listing, the home page) for links and keeps no copy: so does an import.
+        summary.skip("not an article address (the profile's article_url)")
+        return
+    outcome, result = write(archive, assess(page, profile))
     summary.imported += 1
     if outcome.verdict not in (Verdict.ARCHIVED, Verdict.GONE):
         summary.failed += 1

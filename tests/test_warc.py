@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -28,7 +29,8 @@ from scraper.store import Archive
 from scraper.transfer import Format, export, import_files
 from scraper.warc import Damaged, Entry, Reader
 
-from .conftest import ROOT
+from .conftest import ROOT, start_site
+from .crawling import site_articles
 from .storing import BASE, T0, capture, snapshot
 
 WACZ_TOOL = ROOT / ".venv-wacz" / "bin" / "wacz"
@@ -408,3 +410,34 @@ def test_a_stopped_export_still_writes_a_whole_file_and_a_stopped_import_keeps_w
         assert partial.interrupted and partial.imported == 4
         rest = import_files(archive, [out], profile_name="baigenews")
     assert (rest.imported, rest.duplicates) == (2, 4)
+
+
+def test_a_warc_written_by_wget_is_imported(tmp_path: Path) -> None:
+    if shutil.which("wget") is None:
+        pytest.fail("wget is missing; run scripts/install-system-deps (make test does)")
+    site = start_site("--articles", "3", "--no-hostile", "--crawl-delay", "0")
+    try:
+        paths = [article["path"] for article in site_articles(site)[1:3]]
+        urls = [site.url(path) for path in paths for _ in range(2)]  # each article twice: its counter moves
+        done = subprocess.run(
+            ["wget", "--no-verbose", "--warc-file", str(tmp_path / "wget"), "-O", os.devnull, site.url("news/"), *urls],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+    finally:
+        site.process.terminate()
+        site.process.wait(timeout=10)
+    db = tmp_path / "archive.db"
+    with Archive(db) as archive:
+        summary = import_files(archive, [tmp_path / "wget.warc.gz"], profile_name="baigenews")
+        again = import_files(archive, [tmp_path / "wget.warc.gz"], profile_name="baigenews")
+    assert summary.damaged == [] and (summary.imported, summary.new_articles, summary.failed) == (4, 2, 0)
+    # The listing is read by a crawl for its links, never kept as an article: an import keeps it no more.
+    assert summary.skipped == {"not an article address (the profile's article_url)": 1}
+    assert (again.imported, again.duplicates) == (0, 4)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*), count(DISTINCT views) FROM view_counts").fetchone() == (4, 4)
+        assert conn.execute("SELECT count(*) FROM fetches WHERE url LIKE '%/news/'").fetchone() == (0,)
