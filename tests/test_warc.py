@@ -441,3 +441,17 @@ def test_a_warc_written_by_wget_is_imported(tmp_path: Path) -> None:
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*), count(DISTINCT views) FROM view_counts").fetchone() == (4, 4)
         assert conn.execute("SELECT count(*) FROM fetches WHERE url LIKE '%/news/'").fetchone() == (0,)
+
+
+def test_an_export_leaves_out_a_damaged_page_and_says_so(captured: tuple[Path, list], tmp_path: Path) -> None:  # type: ignore[type-arg]
+    db, pages = captured
+    victim = pages[4].sha256  # the second article's second capture, the base of its three later ones
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE pages SET body = zeroblob(20) WHERE hash = ?", (victim,))
+    out = tmp_path / "out.warc.gz"
+    done = scrape("export", "warc", str(out), "--db", str(db))
+    assert done.returncode == 1 and f"Error: left out page {victim}: " in done.stderr
+    # The page, and the later captures of that article stored as deltas on it, are left out; the rest is written.
+    left_out = [line for line in done.stderr.splitlines() if line.startswith("Error: left out page")]
+    assert len(left_out) == 4 and out.exists()
+    assert len([r for r in records(out) if r[0] == "response"]) == 11 - 4
