@@ -15,7 +15,7 @@ ScrapeError
 ├── ConfigError           a broken schedule or profile file (has .path and .key)
 ├── StoreError            the archive cannot be opened or written (has .path)
 │   └── NotAnArchive      a SQLite file of another application, refused
-├── CorruptPage           one stored raw page whose bytes do not come back exactly (has .path): that page alone
+├── CorruptPage           a stored raw page whose bytes do not come back exactly (has .path): not the archive
 ├── ArchiveFileError      a WARC or WACZ file that cannot be read or written (has .path)
 └── LockedError           another process already holds a lock (has .path)
     ├── SchedulerLocked   another scheduler serves this archive
@@ -155,7 +155,7 @@ class NotAnArchive(StoreError):
 
 
 class CorruptPage(ScrapeError):
-    """A stored raw page that cannot be rebuilt bit-exact (damaged bytes, a lost base): that page only."""
+    """A stored raw page that cannot be rebuilt bit-exact (damaged bytes, a lost base): that page, not the archive."""
 
     def __init__(self, message: str, *, path: str) -> None:
         super().__init__(message)
