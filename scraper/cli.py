@@ -39,6 +39,21 @@ DB_OPTION = click.option(
     show_default=True,
     help="The archive to write to.",
 )
+REDIS_OPTION = click.option(
+    "--redis",
+    "redis_url",
+    metavar="URL",
+    help="The broker of the distributed mode (redis://host:6379/0); without it everything runs in this process.",
+)
+REDELIVERY_OPTION = click.option(
+    "--redelivery-after",
+    type=float,
+    callback=lambda ctx, param, value: finite(1, 86400)(ctx, param, value),
+    default=settings.REDELIVERY_AFTER,
+    show_default=True,
+    help="Seconds a silent process keeps its messages before the broker gives them to another (use one value "
+    "on every worker and writer).",
+)
 PROFILE_OPTION = click.option(
     "--profile",
     "profile_name",
@@ -437,7 +452,7 @@ def storage_group() -> None:
     help="Then rewrite the file to give the freed space back to the disk (needs the archive to itself).",
 )
 def storage_migrate_command(db_path: Path, batch: int, vacuum: bool) -> None:
-    """Re-encode pages stored before schema 4 (zlib, whole) as deltas and keyframes, oldest first.
+    """Re-encode pages stored before schema 5 (zlib, whole) as deltas and keyframes, oldest first.
 
     Each batch commits whole: killing it at any moment loses nothing, and running it again goes on where it
     stopped. Crawls may go on meanwhile. The file keeps its size (SQLite reuses the freed space for new
@@ -499,11 +514,23 @@ def storage_stats_command(db_path: Path) -> None:
     is_flag=True,
     help=f"Allow loopback and private addresses (also: allow_private in the schedule, {settings.ALLOW_PRIVATE_ENV}=1).",
 )
-def crawl_command(schedule_name: str, db_path: Path, max_pages: int | None, allow_private: bool) -> None:
+@REDIS_OPTION
+@click.option(
+    "--no-wait", is_flag=True, help="With --redis: send the run request, print its id and exit without waiting."
+)
+def crawl_command(
+    schedule_name: str,
+    db_path: Path,
+    max_pages: int | None,
+    allow_private: bool,
+    redis_url: str | None,
+    no_wait: bool,
+) -> None:
     """Run one crawl of SCHEDULE (a name in schedules/ or a .toml file) now.
 
     Resumes whatever an interrupted run left in the frontier. Exits 1 if any
-    URL finally failed, with a summary on stderr.
+    URL finally failed, with a summary on stderr. With --redis the run is sent
+    to the writer and done by the workers; this waits for its result.
     """
     from scraper.config import find_schedule
     from scraper.crawl.run import crawl_once
@@ -516,6 +543,8 @@ def crawl_command(schedule_name: str, db_path: Path, max_pages: int | None, allo
         _fail(str(exc), 2)
     except ScrapeError as exc:
         _fail(str(exc))
+    if redis_url is not None:
+        _crawl_through_broker(schedule, redis_url, max_pages=max_pages, wait=not no_wait)
     archive = _open_archive(db_path)
     display = _ProgressLine() if sys.stderr.isatty() else None
     try:
@@ -540,6 +569,143 @@ def crawl_command(schedule_name: str, db_path: Path, max_pages: int | None, allo
         err=True,
     )
     sys.exit(0 if summary.errors == 0 and summary.status in ("completed", "capped") else 1)
+
+
+def _crawl_through_broker(schedule: Any, redis_url: str, *, max_pages: int | None, wait: bool) -> NoReturn:
+    """`scrape crawl --redis`: send the run request to the writer, and wait for how the run ended."""
+    _check_redis(redis_url)
+    from scraper.distributed.runs import RunClient, summary
+
+    client = RunClient(redis_url)
+    try:
+        client.broker.ping()
+        request = client.send(schedule, max_pages=max_pages)
+        if not wait:
+            click.echo(request)
+            sys.exit(0)
+        click.echo(f"Sent run request {request} for {schedule.name} to {client}; waiting for it to end.", err=True)
+        try:
+            result = client.wait(request, give_up=lambda: False)
+        except KeyboardInterrupt:
+            _fail(f"Stopped waiting; the run goes on in the writer (request {request}).")
+    except ScrapeError as exc:
+        _fail(str(exc))
+    finally:
+        client.close()
+    assert result is not None
+    click.echo(summary(result) + ".", err=True)
+    sys.exit(0 if result.errors == 0 and result.status in ("completed", "capped") else 1)
+
+
+def _check_redis(redis_url: str) -> None:
+    """Exit 2 for a URL that is not Redis's, 1 when the distributed mode's dependencies are not installed."""
+    try:
+        from scraper.distributed.broker import check_url
+
+        check_url(redis_url)
+    except UsageError as exc:
+        _fail(str(exc), 2)
+    except ScrapeError as exc:
+        _fail(str(exc))
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT: a service finishes what it holds, then stops."""
+    stop = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stop.set())
+    return stop
+
+
+@cli.command("worker")
+@click.option("--redis", "redis_url", metavar="URL", required=True, help="The broker (redis://host:6379/0).")
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 256),
+    default=settings.WORKER_THREADS,
+    show_default=True,
+    help="Fetch jobs this process runs at once.",
+)
+@click.option(
+    "--allow-private",
+    is_flag=True,
+    help=f"Allow loopback and private addresses when the job's schedule allows them too (also: "
+    f"{settings.ALLOW_PRIVATE_ENV}=1).",
+)
+@REDELIVERY_OPTION
+@click.pass_context
+def worker_command(
+    ctx: click.Context, redis_url: str, threads: int, allow_private: bool, redelivery_after: float
+) -> None:
+    """Fetch and parse pages for the writer: run fetch jobs from the broker until SIGTERM/SIGINT.
+
+    Any number of workers, on any machines; they never open an archive. Politeness
+    (per-host concurrency, delay, Crawl-delay) and robots.txt are shared through
+    the broker. A worker killed mid-job has its jobs redelivered after
+    --redelivery-after seconds.
+    """
+    _check_redis(redis_url)
+    from scraper.distributed.worker import run_worker
+
+    _service_log(ctx)
+    stop = _stop_on_signals()
+    try:
+        worker = run_worker(
+            redis_url,
+            threads=threads,
+            allow_private=allow_private or settings.allow_private_from_env(),
+            redelivery_after=redelivery_after,
+            stop=stop,
+        )
+    except ScrapeError as exc:
+        _fail(str(exc))
+    click.echo(f"Worker stopped after {worker.done} fetch jobs.", err=True)
+
+
+@cli.command("writer")
+@click.option("--redis", "redis_url", metavar="URL", required=True, help="The broker (redis://host:6379/0).")
+@click.option(
+    "--archives",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The folder of archives: one per site, <site>.db (created if missing).",
+)
+@click.option(
+    "--lease",
+    type=float,
+    callback=finite(1, 7 * 86400),
+    default=settings.IN_FLIGHT_LEASE,
+    show_default=True,
+    help="Seconds an in-flight URL waits for its outcome before its job is sent again.",
+)
+@REDELIVERY_OPTION
+@click.pass_context
+def writer_command(ctx: click.Context, redis_url: str, archives: Path, lease: float, redelivery_after: float) -> None:
+    """Write the archives: the one process that does, running every crawl run sent through the broker.
+
+    Runs until SIGTERM/SIGINT. Each delivery is written once, in one transaction,
+    however often the broker hands it over; a writer killed mid-batch resumes
+    with nothing lost or duplicated. Only one writer may serve a broker.
+    """
+    _check_redis(redis_url)
+    from scraper.distributed.writer import run_writer
+
+    _service_log(ctx)
+    stop = _stop_on_signals()
+    try:
+        stats = run_writer(redis_url, archives, lease=lease, redelivery_after=redelivery_after, stop=stop)
+    except ScrapeError as exc:
+        _fail(str(exc))
+    click.echo(
+        f"Writer stopped: {stats.written} deliveries written, {stats.duplicates} duplicates skipped, "
+        f"{stats.runs_finished} runs finished.",
+        err=True,
+    )
+
+
+def _service_log(ctx: click.Context) -> None:
+    if not ctx.obj["quiet"] and not ctx.obj["verbose"]:
+        logging.getLogger("scraper").setLevel(logging.INFO)  # a service keeps a log unless --quiet
 
 
 class _ProgressLine:
@@ -655,6 +821,11 @@ def demo_command(db_path: Path, port: int, no_serve: bool) -> None:
     show_default=True,
     help="Port on 127.0.0.1 (0: any free port, shown in the log).",
 )
+@click.option(
+    "--archives",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Browse every archive in this folder (the one per site `scrape writer` writes) instead of --db.",
+)
 @click.option("--show-command", is_flag=True, help="Print the equivalent plain `datasette` command line and exit.")
 @click.option(
     "--replay-url",
@@ -662,33 +833,44 @@ def demo_command(db_path: Path, port: int, no_serve: bool) -> None:
     help="Link each article version to its capture in a replay tool: a URL with {url} (or {url_encoded}) and "
     "{timestamp}, e.g. http://127.0.0.1:8080/archive/{timestamp}/{url} for pywb (see docs/storage.md).",
 )
-def serve_command(db_path: Path, port: int, show_command: bool, replay_url: str | None) -> None:
+@click.pass_context
+def serve_command(
+    ctx: click.Context, db_path: Path, port: int, archives: Path | None, show_command: bool, replay_url: str | None
+) -> None:
     """Browse the archive in Datasette on 127.0.0.1, read-only, while crawls keep writing to it.
 
     Articles newest first with facets and search, article pages with the view-count
     chart and the changes between versions, and canned queries. Runs exactly the
-    `datasette serve` command line that --show-command prints.
+    `datasette serve` command line that --show-command prints. With --archives,
+    every archive of the folder is served, with one search over all of them at /-/search.
     """
     import shlex
 
     from scraper.serve.article import REPLAY_URL_ENV, check_replay_template
-    from scraper.serve.server import check_archive, check_port, datasette_args, serve
+    from scraper.serve.server import archives_in, check_archive, check_port, datasette_args, serve
 
+    if archives is not None and ctx.get_parameter_source("db_path") == click.core.ParameterSource.COMMANDLINE:
+        _fail("Give --db or --archives, not both.", 2)
     if replay_url is not None:
         try:
             os.environ[REPLAY_URL_ENV] = check_replay_template(replay_url)
         except ValueError as exc:
             _fail(str(exc), 2)
-    if show_command:
-        prefix = f"{REPLAY_URL_ENV}={shlex.quote(replay_url)} " if replay_url else ""
-        click.echo(prefix + shlex.join(["datasette", *datasette_args(db_path, port=port)]))
-        return
     try:
-        check_archive(db_path)
+        served: Path | list[Path] = db_path
+        if archives is not None:
+            served = archives_in(archives)
+        if show_command:
+            prefix = f"{REPLAY_URL_ENV}={shlex.quote(replay_url)} " if replay_url else ""
+            click.echo(prefix + shlex.join(["datasette", *datasette_args(served, port=port)]))
+            return
+        if isinstance(served, Path):
+            check_archive(served)
         check_port("127.0.0.1", port)
         if port:
-            click.echo(f"Serving {db_path} read-only at http://127.0.0.1:{port}/ (Ctrl-C stops).", err=True)
-        serve(db_path, port=port)
+            what = f"{len(served)} archives of {archives}" if isinstance(served, list) else str(served)
+            click.echo(f"Serving {what} read-only at http://127.0.0.1:{port}/ (Ctrl-C stops).", err=True)
+        serve(served, port=port)
     except ScrapeError as exc:
         _fail(str(exc))
     except click.ClickException as exc:
@@ -782,28 +964,52 @@ def schedule_list_command(directory: Path, db_path: Path) -> None:
     is_flag=True,
     help=f"Allow loopback and private addresses for every schedule (also: {settings.ALLOW_PRIVATE_ENV}=1).",
 )
+@REDIS_OPTION
 @click.pass_context
 def schedule_run_command(
-    ctx: click.Context, directory: Path, db_path: Path, only: tuple[str, ...], allow_private: bool
+    ctx: click.Context,
+    directory: Path,
+    db_path: Path,
+    only: tuple[str, ...],
+    allow_private: bool,
+    redis_url: str | None,
 ) -> None:
     """Run the scheduler service: every schedule on its trigger, until SIGTERM/SIGINT (SIGHUP re-reads files).
 
     One scheduler per archive: a second one is refused. Missed runs (the
     service was down) run once at start. Logs go to stderr, one line each.
+    With --redis it sends each run to the writer instead of crawling itself
+    (then --db is not used, and one scheduler per broker may run).
     """
     from scraper.scheduler import run_service
 
     if not directory.is_dir():
         _fail(f"There is no schedules folder at {directory}.")
-    if not ctx.obj["quiet"] and not ctx.obj["verbose"]:
-        logging.getLogger("scraper").setLevel(logging.INFO)  # a service keeps a log unless --quiet
+    _service_log(ctx)
     try:
-        run_service(
-            db_path=db_path,
-            directory=directory,
-            only=only,
-            allow_private=allow_private or settings.allow_private_from_env(),
-        )
+        if redis_url is None:
+            run_service(
+                db_path=db_path,
+                directory=directory,
+                only=only,
+                allow_private=allow_private or settings.allow_private_from_env(),
+            )
+        else:
+            _check_redis(redis_url)
+            from scraper.distributed.runs import BrokerLauncher
+
+            launcher = BrokerLauncher(redis_url)
+            launcher.client.broker.ping()
+            run_service(
+                db_path=db_path,
+                directory=directory,
+                only=only,
+                allow_private=False,
+                launcher=launcher,
+                lock=launcher.lock(),
+            )
+    except UsageError as exc:
+        _fail(str(exc), 2)
     except ScrapeError as exc:
         _fail(str(exc))
     sys.exit(0)

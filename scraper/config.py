@@ -310,6 +310,11 @@ def load_schedule(path: Path) -> Schedule:
             "save it as UTF-8.",
             path=str(path),
         ) from None
+    return schedule_from_text(text, path)
+
+
+def schedule_from_text(text: str, path: Path) -> Schedule:
+    """Read and validate a schedule file's text (`path` names it in messages, and its stem is the default name)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -17,9 +17,11 @@ ScrapeError
 │   └── NotAnArchive      a SQLite file of another application, refused
 ├── CorruptPage           a stored raw page whose bytes do not come back exactly (has .path): not the archive
 ├── ArchiveFileError      a WARC or WACZ file that cannot be read or written (has .path)
+├── BrokerError           the broker (Redis) of the distributed mode cannot be reached or used
 └── LockedError           another process already holds a lock (has .path)
-    ├── SchedulerLocked   another scheduler serves this archive
-    └── CrawlLocked       another crawl of this schedule writes to this archive
+    ├── SchedulerLocked   another scheduler serves this archive (or this broker)
+    ├── CrawlLocked       another crawl of this schedule writes to this archive
+    └── WriterLocked      another writer serves this broker's archives
 """
 
 from __future__ import annotations
@@ -170,6 +172,10 @@ class ArchiveFileError(ScrapeError):
         self.path = path
 
 
+class BrokerError(ScrapeError):
+    """The broker of the distributed mode (Redis) cannot be reached, refused a command, or is not installed."""
+
+
 class LockedError(ScrapeError):
     """A lock that another process holds."""
 
@@ -184,3 +190,7 @@ class SchedulerLocked(LockedError):
 
 class CrawlLocked(LockedError):
     """Another crawl of the same schedule is writing to this archive."""
+
+
+class WriterLocked(LockedError):
+    """Another writer already writes the archives of this broker."""

@@ -98,6 +98,16 @@ REQUEST_HEADERS = {
 }
 
 
+def _head_sent(callback: Callable[[], Awaitable[None]]) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
+    """An httpcore trace callback that awaits `callback` once a request's head is written."""
+
+    async def trace(event: str, info: dict[str, Any]) -> None:
+        if event.endswith("send_request_headers.complete"):
+            await callback()
+
+    return trace
+
+
 def kept_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     """The response headers to keep with a page, names lower-cased and repeats joined with ", " as httpx joins
     them: all but those that carry secrets (cookies, credentials)."""
@@ -158,19 +168,21 @@ class Fetcher:
         *,
         headers: dict[str, str] | None = None,
         before_request: Callable[[], Awaitable[None]] | None = None,
+        after_send: Callable[[], Awaitable[None]] | None = None,
     ) -> Page:
         """Fetch `url`, following redirects, and return the final response as a Page.
 
         Any HTTP status is returned as a Page (the caller decides what a 404 means);
         a failure with no usable response raises FetchError with a closed-set `kind`.
         `before_request` is awaited before each request goes out, redirect hops
-        included (the crawler's per-host politeness).
+        included (the crawler's per-host politeness); `after_send` once each request's
+        head has been written to the socket (politeness shared between processes).
         """
         started = time.perf_counter()
         url = validate(url)
         try:
             async with asyncio.timeout(self.policy.total_timeout):
-                return await self._follow(url, dict(headers or {}), started, before_request)
+                return await self._follow(url, dict(headers or {}), started, before_request, after_send)
         except TimeoutError:
             raise FetchError(
                 f"Fetching {url} took longer than the {self.policy.total_timeout:g} s allowed in total.",
@@ -218,14 +230,18 @@ class Fetcher:
         headers: dict[str, str],
         started: float,
         before_request: Callable[[], Awaitable[None]] | None,
+        after_send: Callable[[], Awaitable[None]] | None,
     ) -> Page:
         hops: list[str] = []
         current = url
+        # httpcore reports each step of a request to its `trace` extension: the head sent is the moment
+        # the server sees the request.
+        extensions = {"trace": _head_sent(after_send)} if after_send is not None else None
         while True:
             if before_request is not None:
                 await before_request()
             try:
-                request = self._client.build_request("GET", current, headers=headers)
+                request = self._client.build_request("GET", current, headers=headers, extensions=extensions)
             except httpx.InvalidURL as exc:
                 raise BlockedURLError(
                     f"Refused {current}: it is not a valid URL ({exc}).", url=current, kind=ErrorKind.BAD_URL

@@ -185,15 +185,21 @@ Settle = Callable[[Outcome], FrontierUpdate | None]
 
 
 def write(
-    archive: Archive, outcome: Outcome, *, run_id: int | None = None, settle: Settle | None = None
+    archive: Archive,
+    outcome: Outcome,
+    *,
+    run_id: int | None = None,
+    settle: Settle | None = None,
+    key: str | None = None,
 ) -> tuple[Outcome, CaptureResult | None]:
     """Write an outcome to the archive in one transaction; return it (or what replaced it) and what it changed.
 
     StoreError when the archive cannot be written. Any other error while writing this one page (a value SQLite
     refuses, a bug) rolls that transaction back and is written instead as the page's failure (INTERNAL, to retry).
+    `key` marks a distributed delivery as written, in the same transaction (`Archive.delivered`).
     """
     try:
-        return outcome, archive.record(outcome, run_id=run_id, frontier=settle(outcome) if settle else None)
+        return outcome, archive.record(outcome, run_id=run_id, frontier=settle(outcome) if settle else None, key=key)
     except StoreError:
         raise
     except Exception as exc:
@@ -201,7 +207,8 @@ def write(
         log.exception("archiving %s failed", url)
         message = f"Archiving {url} failed ({type(exc).__name__}: {str(exc)[:200] or 'no message'})."
         fallback = failure(url, message, ErrorKind.INTERNAL, purpose=purpose, retry=True)
-        return fallback, archive.record(fallback, run_id=run_id, frontier=settle(fallback) if settle else None)
+        frontier = settle(fallback) if settle else None
+        return fallback, archive.record(fallback, run_id=run_id, frontier=frontier, key=key)
 
 
 def archive_page(

@@ -8,53 +8,15 @@ from urllib.parse import urljoin
 
 import nh3
 
+from scraper.elements import BODY_HTML_TAGS, NEVER_TEXT
 from scraper.models import BodyPart
 
 #: Paragraphs, headings, lists, quotes, links, emphasis and images; nothing else survives.
-ALLOWED_TAGS = frozenset(
-    {
-        "p",
-        "br",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "ul",
-        "ol",
-        "li",
-        "blockquote",
-        "pre",
-        "a",
-        "strong",
-        "em",
-        "b",
-        "i",
-        "img",
-        "figure",
-        "figcaption",
-    }
-)
+ALLOWED_TAGS = BODY_HTML_TAGS
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt"}}
-#: Tags removed together with everything inside them (not just unwrapped).
-DROPPED_WITH_CONTENT = frozenset(
-    {
-        "script",
-        "style",
-        "iframe",
-        "object",
-        "embed",
-        "noscript",
-        "template",
-        "svg",
-        "math",
-        "form",
-        "textarea",
-    }
-)
-
-#: Inline tags that keep no attribute: markup of escaped text and these alone is what nh3 would return.
-BARE_INLINE_TAGS = frozenset({"strong", "em", "b", "i"})
+#: Tags removed together with everything inside them (not just unwrapped): what never holds article
+#: text, and forms (a fragment's form is a widget: sign-up, search, comment box).
+DROPPED_WITH_CONTENT = NEVER_TEXT | {"form"}
 
 # Built once: nh3 compiles its rules into the Cleaner, which is much cheaper than per call.
 _CLEANER = nh3.Cleaner(

@@ -10,7 +10,7 @@ import signal
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, EVENT_JOB_SUBMITTED, JobEvent
@@ -124,16 +124,67 @@ class _Running:
     task: asyncio.Task[None]
 
 
+class Launcher(Protocol):
+    """How the service runs a schedule: in this process into an archive, or through a broker (distributed)."""
+
+    def last_runs(self) -> tuple[dict[str, datetime], set[str]]:
+        """When each schedule last started, and which ones' last run did not finish (to resume now)."""
+
+    async def run(self, schedule: Schedule, *, scheduled_for: datetime, stop: asyncio.Event) -> str:
+        """Run the schedule once; return a sentence for the log. Stops early when `stop` is set."""
+
+
+class LocalLauncher:
+    """Crawl in this process into one archive (the default)."""
+
+    def __init__(self, db_path: Path, *, allow_private: bool = False) -> None:
+        self.db_path = db_path
+        self.allow_private = allow_private
+
+    def __str__(self) -> str:
+        return str(self.db_path)
+
+    def last_runs(self) -> tuple[dict[str, datetime], set[str]]:
+        with Archive(self.db_path) as archive:
+            rows = archive.runs.latest()
+        started = {name: datetime.fromisoformat(row["started_at"]) for name, row in rows.items() if row["started_at"]}
+        unfinished = {
+            name
+            for name, row in rows.items()
+            if row["status"] in (RunStatus.RUNNING, RunStatus.INTERRUPTED, RunStatus.TIMEOUT)
+        }
+        return started, unfinished
+
+    async def run(self, schedule: Schedule, *, scheduled_for: datetime, stop: asyncio.Event) -> str:
+        # The archive was checked (quick_check) when the service started; a full check before
+        # every run would stall the other schedules for seconds on a large archive.
+        with Archive(self.db_path, check=False) as archive:
+            crawler = Crawler(schedule, archive, allow_private=self.allow_private, stop=stop)
+            summary = await crawler.run(trigger="schedule", scheduled_for=scheduled_for)
+        return (
+            f"run {summary.run_id} {summary.status}: {summary.pages_fetched} pages, {summary.new_articles} new "
+            f"articles, {summary.new_versions} new versions, {summary.errors} failed"
+            + (f" ({summary.message})" if summary.message else "")
+        )
+
+
 class Service:
     """The long-running scheduler: jobs rebuilt from schedules/*.toml at start and on SIGHUP."""
 
     def __init__(
-        self, *, db_path: Path, directory: Path, only: tuple[str, ...] = (), allow_private: bool = False
+        self,
+        *,
+        db_path: Path,
+        directory: Path,
+        only: tuple[str, ...] = (),
+        allow_private: bool = False,
+        launcher: Launcher | None = None,
     ) -> None:
         self.db_path = db_path
         self.directory = directory
         self.only = only
         self.allow_private = allow_private
+        self.launcher = launcher or LocalLauncher(db_path, allow_private=allow_private)
         self.schedules: dict[str, Schedule] = {}
         self._running: dict[str, _Running] = {}
         self._scheduled_for: dict[str, datetime] = {}
@@ -172,7 +223,7 @@ class Service:
                 log.info("schedule %s removed", name)
                 with contextlib.suppress(Exception):
                     self.scheduler.remove_job(name)
-        last_runs, unfinished = self._last_runs()
+        last_runs, unfinished = self.launcher.last_runs()
         now = datetime.now(UTC)
         for name, schedule in wanted.items():
             existing = self.schedules.get(name)
@@ -198,18 +249,6 @@ class Service:
         self.schedules = wanted
         return list(errors)
 
-    def _last_runs(self) -> tuple[dict[str, datetime], set[str]]:
-        """When each schedule last started, and which ones' last run never finished (killed, or stopped)."""
-        with Archive(self.db_path) as archive:
-            rows = archive.runs.latest()
-        started = {name: datetime.fromisoformat(row["started_at"]) for name, row in rows.items() if row["started_at"]}
-        unfinished = {
-            name
-            for name, row in rows.items()
-            if row["status"] in (RunStatus.RUNNING, RunStatus.INTERRUPTED, RunStatus.TIMEOUT)
-        }
-        return started, unfinished
-
     def _on_event(self, event: JobEvent) -> None:
         if event.code == EVENT_JOB_SUBMITTED:
             times = getattr(event, "scheduled_run_times", None) or []
@@ -232,22 +271,8 @@ class Service:
         self._running[name] = _Running(stop, current)
         log.info("schedule %s: run starting (scheduled for %s)", name, scheduled_for.isoformat(timespec="seconds"))
         try:
-            # The archive was checked (quick_check) when the service started; a full check before
-            # every run would stall the other schedules for seconds on a large archive.
-            with Archive(self.db_path, check=False) as archive:
-                crawler = Crawler(schedule, archive, allow_private=self.allow_private, stop=stop)
-                summary = await crawler.run(trigger="schedule", scheduled_for=scheduled_for)
-            log.info(
-                "schedule %s: run %d %s: %d pages, %d new articles, %d new versions, %d failed%s",
-                name,
-                summary.run_id,
-                summary.status,
-                summary.pages_fetched,
-                summary.new_articles,
-                summary.new_versions,
-                summary.errors,
-                f" ({summary.message})" if summary.message else "",
-            )
+            said = await self.launcher.run(schedule, scheduled_for=scheduled_for, stop=stop)
+            log.info("schedule %s: %s", name, said)
         except CrawlLocked as exc:
             log.warning("schedule %s: run skipped: %s", name, exc)
         except StoreError:
@@ -267,7 +292,7 @@ class Service:
         loop.add_signal_handler(signal.SIGHUP, self._reload)
         self.load()
         self.scheduler.start()
-        log.info("scheduler started with %d schedules for %s (pid %d)", len(self.schedules), self.db_path, os.getpid())
+        log.info("scheduler started with %d schedules for %s (pid %d)", len(self.schedules), self.launcher, os.getpid())
         await self._stopping.wait()
         running = list(self._running.values())
         for run in running:
@@ -297,11 +322,22 @@ def describe_trigger(trigger: Trigger) -> str:
     return f"{what} ({trigger.timezone}{jitter})"
 
 
-def run_service(*, db_path: Path, directory: Path, only: tuple[str, ...], allow_private: bool) -> None:
-    """Run the scheduler service in the foreground, holding the archive's scheduler lock."""
-    with scheduler_lock(db_path):
+def run_service(
+    *,
+    db_path: Path,
+    directory: Path,
+    only: tuple[str, ...],
+    allow_private: bool,
+    launcher: Launcher | None = None,
+    lock: contextlib.AbstractContextManager[None] | None = None,
+) -> None:
+    """Run the scheduler service in the foreground, holding the scheduler lock (the archive's, or `lock`)."""
+    with lock or scheduler_lock(db_path):
 
         async def main() -> None:
-            await Service(db_path=db_path, directory=directory, only=only, allow_private=allow_private).serve()
+            service = Service(
+                db_path=db_path, directory=directory, only=only, allow_private=allow_private, launcher=launcher
+            )
+            await service.serve()
 
         asyncio.run(main())

@@ -58,7 +58,7 @@ SERVE_PORT = 8001
 # Storage.
 #: Seconds a writer waits for another writer's lock before giving up.
 BUSY_TIMEOUT_S = 30.0
-#: Raw pages stored before schema 4 are zlib-compressed at this level; `scrape storage migrate` re-encodes them.
+#: Raw pages stored before schema 5 are zlib-compressed at this level; `scrape storage migrate` re-encodes them.
 PAGE_COMPRESSION_LEVEL = 6
 #: A capture is stored as a zstandard delta against the previous capture of its URL, and every this many
 #: captures as a whole page (a keyframe), so reading one never decodes more than this many frames.
@@ -89,3 +89,31 @@ MAX_BODY_CHARS = 2_000_000
 
 #: Time zone of a site whose profile names none, and of a schedule's trigger that names none.
 DEFAULT_TIMEZONE = "UTC"
+
+# Distributed mode (scrape worker / writer, --redis).
+#: Seconds a process may stay silent before the broker gives the messages it holds to another process
+#: (the visibility timeout: a worker killed mid-fetch has its job redelivered after this long).
+REDELIVERY_AFTER = 60.0
+#: Chance, per broker command, that the command also returns a silent process's messages to their queue
+#: (cheap while every process lives: two sorted-set reads).
+BROKER_MAINTENANCE_CHANCE = 0.2
+#: Fetch jobs one worker process runs at once.
+WORKER_THREADS = 8
+#: Deliveries the writer writes (each in its own transaction) before it acknowledges them to the broker.
+WRITER_BATCH = 64
+#: Seconds an in-flight URL waits for its delivery before the writer sends its job again (same key, so
+#: a late first delivery is ignored): the frontier's cover for jobs the broker lost.
+IN_FLIGHT_LEASE = 600.0
+#: Seconds the writer's (and the scheduler's) lease in the broker lasts without being renewed.
+BROKER_LEASE = 15.0
+#: Crawl runs one writer coordinates at once (each holds its run request until the run ends).
+MAX_ACTIVE_RUNS = 256
+#: Seconds a robots.txt that could not be fetched (5xx, unreachable) is remembered before it is asked again.
+ROBOTS_FAILURE_TTL = 60.0
+#: Seconds the result of a run stays in the broker for `scrape crawl --redis` to read.
+RUN_RESULT_TTL = 7 * 86400.0
+#: The prefix of every key this program keeps in Redis (queues live under BROKER_NAMESPACE).
+REDIS_PREFIX = "scrape"
+BROKER_NAMESPACE = "scrape-queues"
+#: Seconds one fetch job may take, politeness waits included, before it is stopped and tried again later.
+WORKER_JOB_LIMIT = 900.0

@@ -291,6 +291,55 @@ def test_an_archive_under_another_name_is_described_the_same(archive: Path, tmp_
     assert other.get("/demo/removed_articles.json?_shape=array").status == 200
 
 
+def test_a_folder_of_archives_is_served_with_one_search_over_all(archive: Path, tmp_path: Path) -> None:
+    """`scrape serve --archives DIR`: every shard of the distributed writer, described alike, searched at once."""
+    folder = tmp_path / "archives"
+    folder.mkdir()
+    copy_archive(archive, folder / "127.0.0.1_8001.db")
+    copy_archive(archive, folder / "127.0.0.1_8002.db")
+    with closing(sqlite3.connect(folder / "notes.db")) as conn:
+        conn.execute("CREATE TABLE notes (text TEXT)")  # not an archive: left out
+    served = server.archives_in(folder)
+    assert [path.name for path in served] == ["127.0.0.1_8001.db", "127.0.0.1_8002.db"]
+    both = DatasetteClient(server.build(served))
+    title = rows(archive, "SELECT title FROM articles WHERE title IS NOT NULL ORDER BY published_at DESC LIMIT 1")
+    word = max(TOKEN.findall(title[0]["title"]), key=len)
+    page = both.get("/-/search?q=" + quote(word))
+    assert page.status == 200 and "unsafe-inline" not in page.headers["content-security-policy"].split(";")[1]
+    expected = len(containing(archive, word))
+    assert f"{expected * 2:,} articles match in 2 archives" in page.text
+    for shard in ("127.0.0.1_8001", "127.0.0.1_8002"):
+        path = both.ds.urls.database(shard)  # Datasette writes the dots of a name as ~2E
+        assert f'href="{path}/articles/' in page.text
+        assert f"{path}/articles?_search=" in page.text
+        # Each shard has the archive's metadata and canned queries.
+        assert both.get(f"{path}/removed_articles.json?_shape=array").status == 200
+        assert both.get(f"{path}/articles.json?_size=1").json["human_description_en"] == (
+            "sorted by published_at descending"
+        )
+    assert 'action="/-/search"' in both.get("/").text
+    assert "0 articles match in 2 archives" in both.get("/-/search?q=" + quote('"unbalanced zzzqqq')).text
+
+
+def test_serve_takes_a_folder_or_a_file_not_both(tmp_path: Path) -> None:
+    both = subprocess.run(
+        [sys.executable, "-m", "scraper", "serve", "--db", "a.db", "--archives", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert both.returncode == 2 and "Give --db or --archives, not both." in both.stderr
+    empty = subprocess.run(
+        [sys.executable, "-m", "scraper", "serve", "--archives", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert empty.returncode == 1 and "holds no archive" in empty.stderr
+
+
 # -- the articles table ------------------------------------------------------------------
 
 

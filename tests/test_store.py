@@ -170,7 +170,7 @@ CREATE TABLE crawl_runs (
     errors INTEGER NOT NULL DEFAULT 0,
     message TEXT,
     pid INTEGER
-);
+, request TEXT);
 CREATE INDEX crawl_runs_schedule ON crawl_runs(schedule, started_at);
 CREATE INDEX articles_author ON articles(author);
 CREATE INDEX articles_source ON articles(source);
@@ -178,6 +178,10 @@ CREATE INDEX articles_language ON articles(language);
 CREATE INDEX view_counts_observed ON view_counts(observed_at);
 CREATE INDEX fetches_failed ON fetches(url, status, error_kind, fetched_at, error)
     WHERE error IS NOT NULL OR status >= 400;
+CREATE TABLE deliveries (
+    key TEXT PRIMARY KEY,
+    applied_at TEXT NOT NULL
+);
 CREATE INDEX pages_keyframes ON pages(site) WHERE codec IN ('zstd', 'dict');
 CREATE TABLE page_dictionaries (
     id INTEGER PRIMARY KEY,

@@ -29,6 +29,9 @@ OWNERS: dict[str, str | tuple[str, ...]] = {
     "zstandard": "scraper.store.pages",
     "warcio": "scraper.warc",
     "cdxj_indexer": "scraper.wacz",
+    # The distributed mode's queues (Dramatiq) and shared state (Redis) live behind one module.
+    "dramatiq": "scraper.distributed.broker",
+    "redis": "scraper.distributed.broker",
 }
 #: SQL statements in Python code: only the store writes and reads the archive. The Datasette integration
 #: (scraper.serve) reads through Datasette's own read-only connections, which is its job.

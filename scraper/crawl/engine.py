@@ -29,6 +29,7 @@ from scraper.models import (
     FrontierState,
     FrontierUpdate,
     Outcome,
+    Page,
     Purpose,
     RunStatus,
     Verdict,
@@ -73,7 +74,7 @@ class RunSummary:
 
 class HostGate:
     """Per-host politeness: at most `concurrency` fetches at once, and `delay` seconds between
-    requests going out (redirect hops included)."""
+    requests going out (redirect hops included), counted from when each request was really sent."""
 
     def __init__(self, concurrency: int, delay: float) -> None:
         self.semaphore = asyncio.Semaphore(concurrency)
@@ -82,22 +83,53 @@ class HostGate:
         self._lock = asyncio.Lock()
 
     @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    async def slot(self) -> AsyncIterator[Turn]:
+        """One fetch from this host: its requests wait for `Turn.wait` and report `Turn.sent`."""
         async with self.semaphore:
-            yield
-
-    async def turn(self) -> None:
-        """Wait until the next request to this host may go out; the caller sends it at once."""
-        async with self._lock:
-            loop = asyncio.get_running_loop()
-            wait = self._next_start - loop.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            self._next_start = loop.time() + self.delay
+            turn = Turn(self)
+            try:
+                yield turn
+            finally:
+                turn.close()
 
     def pause(self, seconds: float) -> None:
         """Hold every request to this host for `seconds` (a Retry-After)."""
         self._next_start = max(self._next_start, asyncio.get_running_loop().time() + seconds)
+
+
+class Turn:
+    """The requests of one fetch through a HostGate. From a grant until its request is on the wire no other request
+    to the host is granted, and the delay counts from the send: a request granted but then kept from the CPU (a
+    page parsing meanwhile) would otherwise go out late, and the next one on time, closer than the delay."""
+
+    def __init__(self, gate: HostGate) -> None:
+        self.gate = gate
+        self.holding = False
+
+    async def wait(self) -> None:
+        """Wait until this fetch may send its next request; the caller sends it, then calls `sent`."""
+        gate = self.gate
+        await gate._lock.acquire()
+        try:
+            wait = gate._next_start - asyncio.get_running_loop().time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        except BaseException:
+            gate._lock.release()
+            raise
+        self.holding = True
+
+    async def sent(self) -> None:
+        """The granted request is on the wire: the next one may go `delay` seconds from now."""
+        self.close()
+
+    def close(self) -> None:
+        """Let the next request go (a request granted but never sent counts as sent now)."""
+        if self.holding:
+            self.holding = False
+            gate = self.gate
+            gate._next_start = max(gate._next_start, asyncio.get_running_loop().time() + gate.delay)
+            gate._lock.release()
 
 
 def backoff(tries: int, base: float) -> float:
@@ -106,9 +138,99 @@ def backoff(tries: int, base: float) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
-def _origin(url: str) -> str:
+def origin(url: str) -> str:
+    """The scheme and host (with port) of a URL: the unit of politeness and of robots.txt."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def fetch_policy(schedule: Schedule, *, allow_private: bool) -> FetchPolicy:
+    """The fetcher's limits for a schedule's crawl."""
+    return FetchPolicy(
+        allow_private=allow_private,
+        total_timeout=schedule.fetch_timeout,
+        read_timeout=min(schedule.fetch_timeout, settings.READ_TIMEOUT),
+        connect_timeout=min(schedule.fetch_timeout, settings.CONNECT_TIMEOUT),
+        max_connections=schedule.global_concurrency,
+    )
+
+
+def seeds(schedule: Schedule, archive: Archive, *, now: datetime) -> tuple[list[Discovered], int]:
+    """A run's start URLs and the re-visits now due, to seed the frontier with; and how many are re-visits."""
+    found = [Discovered(canonicalize(u), Purpose.LISTING) for u in schedule.listings]
+    found += [Discovered(canonicalize(u), Purpose.FEED) for u in schedule.feeds]
+    found += [Discovered(canonicalize(u), Purpose.SITEMAP) for u in schedule.sitemaps]
+    sites = sorted({host_of(u) for u in schedule.start_urls})
+    revisits = archive.frontier.due_revisits(sites, now=now, interval=schedule.revisit_interval)
+    return found + [Discovered(url, Purpose.REVISIT) for url in revisits], len(revisits)
+
+
+def robots_refusal(item: FrontierItem, rules: RobotsRules, user_agent: str) -> Outcome | None:
+    """The outcome of a URL that robots.txt keeps us from fetching (disallowed, or a Crawl-delay too long)."""
+    if not rules.allows(item.url, user_agent):
+        reason = rules.reason if rules.mode == RobotsMode.DISALLOW_ALL else "robots.txt disallows it"
+        return failure(item.url, f"Skipped {item.url}: {reason}.", ErrorKind.ROBOTS, purpose=item.kind)
+    crawl_delay = rules.crawl_delay(user_agent) or 0.0
+    if crawl_delay > settings.MAX_CRAWL_DELAY:
+        message = (
+            f"Deferred {item.url}: robots.txt asks for a Crawl-delay of {crawl_delay:g} s, "
+            f"more than the {settings.MAX_CRAWL_DELAY:g} s this crawler waits."
+        )
+        return failure(item.url, message, ErrorKind.CRAWL_DELAY, purpose=item.kind)
+    return None
+
+
+def host_delay(schedule: Schedule, rules: RobotsRules, user_agent: str) -> float:
+    """Seconds between two requests to a host: the schedule's delay, or robots.txt's longer Crawl-delay."""
+    return max(schedule.delay, rules.crawl_delay(user_agent) or 0.0)
+
+
+def conditional_headers(schedule: Schedule, item: FrontierItem) -> dict[str, str]:
+    """If-None-Match / If-Modified-Since for a re-visit of an archived article."""
+    headers: dict[str, str] = {}
+    if item.kind == Purpose.REVISIT and schedule.conditional:
+        if item.etag:
+            headers["If-None-Match"] = item.etag
+        if item.last_modified:
+            headers["If-Modified-Since"] = item.last_modified
+    return headers
+
+
+def robots_answer(url: str, fetched: Page | FetchError) -> tuple[Outcome, RobotsRules]:
+    """The ledger outcome of fetching a host's robots.txt, and the rules it gives."""
+    if isinstance(fetched, FetchError):
+        return fetch_failed(url, fetched, purpose=Purpose.ROBOTS), rules_from_response(None, b"", error=fetched.kind)
+    outcome = Outcome(Verdict.DISCOVERED, ledger_row(fetched, purpose=Purpose.ROBOTS), page=fetched)
+    return outcome, rules_from_response(fetched.status, fetched.body)
+
+
+def settle(schedule: Schedule, run_id: int, item: FrontierItem, outcome: Outcome) -> FrontierUpdate:
+    """Decide what becomes of a frontier URL after its outcome: done, a retry later, or given up."""
+    verdict = outcome.verdict
+    if verdict == Verdict.GONE and item.kind == Purpose.REVISIT:
+        return FrontierUpdate(item, FrontierState.DONE, run_id)
+    if verdict in (Verdict.GONE, Verdict.FAILED):
+        log.warning("%s", outcome.error)
+        return FrontierUpdate(item, FrontierState.FAILED, run_id)
+    if verdict != Verdict.RETRY:
+        if verdict == Verdict.SKIPPED:
+            log.info("%s", outcome.error)
+        return FrontierUpdate(item, FrontierState.DONE, run_id)
+    tries = item.tries + 1
+    wait = outcome.retry_after
+    if tries < schedule.max_tries and (wait is None or wait <= settings.MAX_RETRY_AFTER):
+        delay = wait if wait is not None else backoff(tries, schedule.retry_delay)
+        log.info(
+            "will retry %s in %.1f s (try %d of %d): %s",
+            item.url,
+            delay,
+            tries,
+            schedule.max_tries,
+            outcome.error,
+        )
+        return FrontierUpdate(item, FrontierState.QUEUED, run_id, due_at=datetime.now(UTC) + timedelta(seconds=delay))
+    log.warning("gave up on %s after %d tries: %s", item.url, tries, outcome.error)
+    return FrontierUpdate(item, FrontierState.FAILED, run_id)
 
 
 def _lock_path(archive: Archive, schedule: str) -> Path:
@@ -133,13 +255,7 @@ class Crawler:
         self.schedule = schedule
         self.archive = archive
         self.max_pages = max_pages or schedule.max_pages
-        self.policy = FetchPolicy(
-            allow_private=allow_private or schedule.allow_private,
-            total_timeout=schedule.fetch_timeout,
-            read_timeout=min(schedule.fetch_timeout, settings.READ_TIMEOUT),
-            connect_timeout=min(schedule.fetch_timeout, settings.CONNECT_TIMEOUT),
-            max_connections=schedule.global_concurrency,
-        )
+        self.policy = fetch_policy(schedule, allow_private=allow_private or schedule.allow_private)
         self.resolver = resolver
         self.profile = choose_profile(schedule.start_urls[0], schedule.profile)
         self.discoverer = Discoverer(schedule)
@@ -184,20 +300,14 @@ class Crawler:
     async def _run(self, trigger: str, scheduled_for: datetime | None) -> RunSummary:
         schedule = self.schedule
         self._run_id = self.archive.runs.start(schedule.name, trigger=trigger, scheduled_for=scheduled_for)
-        now = datetime.now(UTC)
-        seeds = [Discovered(canonicalize(u), Purpose.LISTING) for u in schedule.listings]
-        seeds += [Discovered(canonicalize(u), Purpose.FEED) for u in schedule.feeds]
-        seeds += [Discovered(canonicalize(u), Purpose.SITEMAP) for u in schedule.sitemaps]
-        sites = sorted({host_of(u) for u in schedule.start_urls})
-        revisits = self.archive.frontier.due_revisits(sites, now=now, interval=schedule.revisit_interval)
-        seeds += [Discovered(url, Purpose.REVISIT) for url in revisits]
-        self.archive.frontier.seed(schedule.name, seeds, run_id=self._run_id)
+        found, revisits = seeds(schedule, self.archive, now=datetime.now(UTC))
+        self.archive.frontier.seed(schedule.name, found, run_id=self._run_id)
         log.info(
             "run %d of %s: %d start URLs, %d re-visits due",
             self._run_id,
             schedule.name,
-            len(seeds) - len(revisits),
-            len(revisits),
+            len(found) - revisits,
+            revisits,
         )
         status, message = RunStatus.FAILED, None
         try:
@@ -297,28 +407,17 @@ class Crawler:
 
     async def _fetch_and_assess(self, item: FrontierItem) -> Outcome:
         assert self._fetcher is not None
-        origin = _origin(item.url)
-        rules = await self._rules(origin)
-        if not rules.allows(item.url, self.policy.user_agent):
-            reason = rules.reason if rules.mode == RobotsMode.DISALLOW_ALL else "robots.txt disallows it"
-            return failure(item.url, f"Skipped {item.url}: {reason}.", ErrorKind.ROBOTS, purpose=item.kind)
-        crawl_delay = rules.crawl_delay(self.policy.user_agent) or 0.0
-        if crawl_delay > settings.MAX_CRAWL_DELAY:
-            message = (
-                f"Deferred {item.url}: robots.txt asks for a Crawl-delay of {crawl_delay:g} s, "
-                f"more than the {settings.MAX_CRAWL_DELAY:g} s this crawler waits."
-            )
-            return failure(item.url, message, ErrorKind.CRAWL_DELAY, purpose=item.kind)
-        headers: dict[str, str] = {}
-        if item.kind == Purpose.REVISIT and self.schedule.conditional:
-            if item.etag:
-                headers["If-None-Match"] = item.etag
-            if item.last_modified:
-                headers["If-Modified-Since"] = item.last_modified
-        gate = self._gate(origin, rules)
-        async with gate.slot():
+        host = origin(item.url)
+        rules = await self._rules(host)
+        if (refused := robots_refusal(item, rules, self.policy.user_agent)) is not None:
+            return refused
+        headers = conditional_headers(self.schedule, item)
+        gate = self._gate(host, rules)
+        async with gate.slot() as turn:
             try:
-                page = await self._fetcher.fetch(item.url, headers=headers, before_request=gate.turn)
+                page = await self._fetcher.fetch(
+                    item.url, headers=headers, before_request=turn.wait, after_send=turn.sent
+                )
             except FetchError as exc:
                 return fetch_failed(item.url, exc, purpose=item.kind)
         self.progress.fetched += 1
@@ -331,34 +430,7 @@ class Crawler:
         return outcome
 
     def _settle(self, item: FrontierItem, outcome: Outcome) -> FrontierUpdate:
-        """Decide what becomes of a frontier URL after its outcome: done, a retry later, or given up."""
-        verdict = outcome.verdict
-        if verdict == Verdict.GONE and item.kind == Purpose.REVISIT:
-            return FrontierUpdate(item, FrontierState.DONE, self._run_id)
-        if verdict in (Verdict.GONE, Verdict.FAILED):
-            log.warning("%s", outcome.error)
-            return FrontierUpdate(item, FrontierState.FAILED, self._run_id)
-        if verdict != Verdict.RETRY:
-            if verdict == Verdict.SKIPPED:
-                log.info("%s", outcome.error)
-            return FrontierUpdate(item, FrontierState.DONE, self._run_id)
-        tries = item.tries + 1
-        wait = outcome.retry_after
-        if tries < self.schedule.max_tries and (wait is None or wait <= settings.MAX_RETRY_AFTER):
-            delay = wait if wait is not None else backoff(tries, self.schedule.retry_delay)
-            log.info(
-                "will retry %s in %.1f s (try %d of %d): %s",
-                item.url,
-                delay,
-                tries,
-                self.schedule.max_tries,
-                outcome.error,
-            )
-            return FrontierUpdate(
-                item, FrontierState.QUEUED, self._run_id, due_at=datetime.now(UTC) + timedelta(seconds=delay)
-            )
-        log.warning("gave up on %s after %d tries: %s", item.url, tries, outcome.error)
-        return FrontierUpdate(item, FrontierState.FAILED, self._run_id)
+        return settle(self.schedule, self._run_id, item, outcome)
 
     def _count(self, outcome: Outcome, capture: CaptureResult | None) -> None:
         progress = self.progress
@@ -374,22 +446,24 @@ class Crawler:
 
     # -- politeness ------------------------------------------------------------
 
-    def _gate(self, origin: str, rules: RobotsRules) -> HostGate:
-        gate = self._gates.get(origin)
+    def _gate(self, host: str, rules: RobotsRules | None = None) -> HostGate:
+        """The host's gate: the schedule's delay until robots.txt is read, then its Crawl-delay if longer."""
+        gate = self._gates.get(host)
         if gate is None:
-            delay = max(self.schedule.delay, rules.crawl_delay(self.policy.user_agent) or 0.0)
-            gate = self._gates[origin] = HostGate(self.schedule.concurrency, delay)
+            gate = self._gates[host] = HostGate(self.schedule.concurrency, self.schedule.delay)
+        if rules is not None:
+            gate.delay = host_delay(self.schedule, rules, self.policy.user_agent)
         return gate
 
-    async def _rules(self, origin: str) -> RobotsRules:
-        task = self._robots.get(origin)
+    async def _rules(self, host: str) -> RobotsRules:
+        task = self._robots.get(host)
         if task is None:
-            task = self._robots[origin] = asyncio.create_task(self._fetch_robots(origin))
+            task = self._robots[host] = asyncio.create_task(self._fetch_robots(host))
         return await task
 
-    async def _fetch_robots(self, origin: str) -> RobotsRules:
+    async def _fetch_robots(self, host: str) -> RobotsRules:
         assert self._fetcher is not None
-        url = f"{origin}/robots.txt"
+        url = f"{host}/robots.txt"
         since = datetime.now(UTC) - ROBOTS_CACHE
         cached = await self._db(self.archive.recent_response, url, purpose=Purpose.ROBOTS, since=since)
         if cached is not None:
@@ -397,16 +471,15 @@ class Crawler:
             status, body, when = cached
             rules = rules_from_response(status, body)
             rules.reason += f" (as fetched at {when})"
-            log.info("%s: %s", origin, rules.reason)
+            log.info("%s: %s", host, rules.reason)
             return rules
-        try:
-            page = await self._fetcher.fetch(url)
-        except FetchError as exc:
-            outcome = fetch_failed(url, exc, purpose=Purpose.ROBOTS)
-            rules = rules_from_response(None, b"", error=exc.kind)
-        else:
-            outcome = Outcome(Verdict.DISCOVERED, ledger_row(page, purpose=Purpose.ROBOTS), page=page)
-            rules = rules_from_response(page.status, page.body)
+        fetched: Page | FetchError
+        async with self._gate(host).slot() as turn:
+            try:
+                fetched = await self._fetcher.fetch(url, before_request=turn.wait, after_send=turn.sent)
+            except FetchError as exc:
+                fetched = exc
+        outcome, rules = robots_answer(url, fetched)
         await self._db(write, self.archive, outcome, run_id=self._run_id)
-        log.info("%s: %s", origin, rules.reason)
+        log.info("%s: %s", host, rules.reason)
         return rules

@@ -7,61 +7,17 @@ from collections.abc import Iterable
 
 from selectolax.lexbor import LexborNode
 
+from scraper.elements import BARE_INLINE, CONTAINER_BLOCKS, NEVER_TEXT, TEXT_BLOCKS
 from scraper.models import BodyPart
-from scraper.sanitize import BARE_INLINE_TAGS, escape_text
+from scraper.sanitize import escape_text
 from scraper.text import clean_text
 
 #: Elements that are one paragraph each, whatever is inside.
-LEAF_BLOCKS = frozenset(
-    {"p", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "dt", "dd", "figcaption", "caption", "li", "tr"}
-)
+LEAF_BLOCKS = TEXT_BLOCKS
+#: Never text of an article: dropped with what they hold (forms and menus too, in a container already chosen).
+SKIPPED = NEVER_TEXT | {"form", "nav", "-comment"}
 #: Elements that hold blocks or text; read through.
-CONTAINERS = frozenset(
-    {
-        "div",
-        "section",
-        "article",
-        "main",
-        "figure",
-        "blockquote",
-        "center",
-        "details",
-        "aside",
-        "header",
-        "footer",
-        "ul",
-        "ol",
-        "dl",
-        "table",
-        "thead",
-        "tbody",
-        "tfoot",
-    }
-)
-#: Never text of an article.
-SKIPPED = frozenset(
-    {
-        "script",
-        "style",
-        "noscript",
-        "template",
-        "svg",
-        "math",
-        "iframe",
-        "object",
-        "embed",
-        "form",
-        "button",
-        "input",
-        "select",
-        "textarea",
-        "nav",
-        "video",
-        "audio",
-        "canvas",
-        "-comment",
-    }
-)
+CONTAINERS = CONTAINER_BLOCKS - SKIPPED
 
 
 #: Plain-text blocks keep their own tag when it is allowed in body_html; others become paragraphs.
@@ -84,7 +40,7 @@ def _bare_markup(nodes: Iterable[LexborNode]) -> str | None:
             if _CONTROL.search(text):
                 return None
             pieces.append(escape_text(text))
-        elif tag in BARE_INLINE_TAGS:
+        elif tag in BARE_INLINE:
             inner = _bare_markup(node.iter(include_text=True))
             if inner is None:
                 return None

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar, cast
+from urllib.parse import urlencode
 
 import datasette
 import markupsafe
@@ -23,6 +24,7 @@ from datasette.database import QueryInterrupted
 from datasette.facets import Facet
 from datasette.utils import (
     StartupError,
+    escape_fts,
     escape_sqlite,
     parse_metadata,
     path_with_added_args,
@@ -61,6 +63,10 @@ MAX_RESPONSE_BYTES = 64 * 2**20
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]"})
 #: Comma-separated host names to answer to instead (Datasette served under a public name).
 ALLOWED_HOSTS_ENV = "SCRAPE_SERVE_ALLOWED_HOSTS"
+#: The most matches /-/search lists, newest first, over every archive.
+SEARCH_ALL_LIMIT = 100
+#: The longest search text /-/search takes.
+MAX_SEARCH_CHARS = 500
 #: Cells that would otherwise show a wall of markup.
 HTML_COLUMNS = frozenset({"body_html"})
 
@@ -378,10 +384,50 @@ async def _static(request: Any) -> Any:
     )
 
 
+async def _search_all(request: Any, datasette: Any) -> Any:
+    """/-/search?q=: one full-text search over every archive served (the shards of the distributed writer)."""
+    text = request.args.get("q", "").strip()[:MAX_SEARCH_CHARS]
+    results: list[dict[str, Any]] = []
+    archives: list[dict[str, Any]] = []
+    timed_out: list[str] = []
+    if text:
+        for name in sorted(_state(datasette).archives):
+            articles = (datasette.metadata("tables", database=name) or {}).get("articles") or {}
+            fts = escape_sqlite(articles.get("fts_table") or "articles_fts")
+            key = escape_sqlite(articles.get("fts_pk") or "rowid")
+            matching = f"select rowid from {fts} where {fts} match :q"
+            params = {"q": escape_fts(text), "n": SEARCH_ALL_LIMIT}
+            db = datasette.get_database(name)
+            try:
+                total = (await db.execute(f"select count(*) from ({matching})", params)).single_value()
+                found = await db.execute(
+                    f"select url, title, site, published_at from articles where {key} in ({matching})"
+                    " order by published_at desc limit :n",
+                    params,
+                )
+            except QueryInterrupted:
+                timed_out.append(name)
+                continue
+            search = datasette.urls.table(name, "articles") + "?" + urlencode({"_search": text})
+            archives.append({"name": name, "count": int(total or 0), "url": search})
+            for row in found.rows:
+                href = datasette.urls.row(name, "articles", tilde_encode(row["url"]))
+                results.append({**dict(row), "archive": name, "href": href})
+    results.sort(key=lambda row: row["published_at"] or "", reverse=True)
+    context = {
+        "q": text,
+        "results": results[:SEARCH_ALL_LIMIT],
+        "archives": archives,
+        "total": sum(a["count"] for a in archives),
+        "timed_out": timed_out,
+    }
+    return Response.html(await datasette.render_template("archive_search.html", context, request=request))
+
+
 @_hook
-def register_routes() -> list[tuple[str, Callable[[Any], Awaitable[Any]]]]:
+def register_routes() -> list[tuple[str, Callable[..., Awaitable[Any]]]]:
     names = "|".join(re.escape(name) for name in STATIC_FILES)
-    return [(rf"^/-/archive/(?P<name>{names})$", _static)]
+    return [(rf"^/-/archive/(?P<name>{names})$", _static), (r"^/-/search$", _search_all)]
 
 
 @cache

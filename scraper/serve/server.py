@@ -28,10 +28,18 @@ DATASETTE_SETTINGS = {
 }
 
 
+#: One archive file, or several (the shards of the distributed writer, one per site).
+Archives = Path | str | list[Path]
+
+
+def _paths(db_path: Archives) -> list[Path]:
+    return [Path(p) for p in db_path] if isinstance(db_path, list) else [Path(db_path)]
+
+
 def datasette_args(
-    db_path: Path | str, *, host: str = "127.0.0.1", port: int = settings.SERVE_PORT, root: Path | None = None
+    db_path: Archives, *, host: str = "127.0.0.1", port: int = settings.SERVE_PORT, root: Path | None = None
 ) -> list[str]:
-    """The arguments after `datasette` that serve `db_path` as `scrape serve` does.
+    """The arguments after `datasette` that serve `db_path` (one archive or several) as `scrape serve` does.
 
     Never `-i`: the crawler writes while Datasette reads (WAL), and Datasette opens a database given this
     way read-only (`mode=ro`). With `root`, the package's files are given relative to that folder (for docs).
@@ -42,7 +50,7 @@ def datasette_args(
 
     args = [
         "serve",
-        str(db_path),
+        *(str(path) for path in _paths(db_path)),
         "--metadata",
         shown(METADATA),
         "--plugins-dir",
@@ -67,6 +75,22 @@ def check_archive(db_path: Path) -> None:
         raise UsageError(f"{db_path} is a SQLite file but not an archive (it has no articles table).")
 
 
+def archives_in(directory: Path) -> list[Path]:
+    """The archives in a folder (`*.db`, as `scrape writer --archives` writes them); UsageError if it has none."""
+    if not directory.is_dir():
+        raise UsageError(f"There is no folder of archives at {directory}; give the folder `scrape writer` writes.")
+    found = []
+    for path in sorted(directory.glob("*.db")):
+        try:
+            check_archive(path)
+        except UsageError:
+            continue  # another file beside the archives is none of ours to serve
+        found.append(path)
+    if not found:
+        raise UsageError(f"{directory} holds no archive (no <site>.db written by `scrape writer`).")
+    return found
+
+
 def check_port(host: str, port: int) -> None:
     """Raise UsageError if nothing can listen on host:port (another server has it), before anything is printed."""
     if port == 0:
@@ -81,9 +105,10 @@ def check_port(host: str, port: int) -> None:
             ) from None
 
 
-def serve(db_path: Path, *, host: str = "127.0.0.1", port: int = settings.SERVE_PORT) -> None:
-    """Run Datasette on the archive in the foreground until interrupted (Ctrl-C)."""
-    check_archive(db_path)
+def serve(db_path: Archives, *, host: str = "127.0.0.1", port: int = settings.SERVE_PORT) -> None:
+    """Run Datasette on the archive (or archives) in the foreground until interrupted (Ctrl-C)."""
+    for path in _paths(db_path):
+        check_archive(path)
     check_port(host, port)
     from datasette.cli import cli
 
@@ -95,7 +120,7 @@ def serve(db_path: Path, *, host: str = "127.0.0.1", port: int = settings.SERVE_
             raise UsageError(f"Datasette could not serve {db_path} on {host}:{port} (it exited {exc.code}).") from None
 
 
-def build(db_path: Path) -> Any:
+def build(db_path: Archives) -> Any:
     """The Datasette instance `scrape serve` runs, parsed from the same command line but not started."""
     from datasette.cli import serve as serve_command
 

@@ -27,7 +27,7 @@ from scraper.models import (
     Verdict,
 )
 from scraper.store.db import Connection, describe
-from scraper.store.frontier import Frontier, Runs, iso
+from scraper.store.frontier import Frontier, Runs, iso, now_iso
 from scraper.store.pages import PageStore
 from scraper.urls import canonicalize
 
@@ -91,12 +91,22 @@ class Archive:
     # -- writing ---------------------------------------------------------
 
     def record(
-        self, outcome: Outcome, *, run_id: int | None = None, frontier: FrontierUpdate | None = None
+        self,
+        outcome: Outcome,
+        *,
+        run_id: int | None = None,
+        frontier: FrontierUpdate | None = None,
+        key: str | None = None,
     ) -> CaptureResult | None:
         """Write what became of one URL, all or nothing: its ledger row, raw page, article, version, view count,
-        removal or check time, and its frontier entry. Returns what the capture changed, for an archived article."""
+        removal or check time, and its frontier entry. Returns what the capture changed, for an archived article.
+
+        With `key` (a distributed delivery), the key is written in the same transaction: see `delivered`.
+        """
         with self.connection.transaction():
             db = self.db
+            if key is not None:
+                db.execute("INSERT OR IGNORE INTO deliveries (key, applied_at) VALUES (?, ?)", (key, now_iso()))
             if outcome.page is not None and outcome.record.page_hash:
                 self.pages.put(outcome.page)
             self._insert_fetch(outcome.record, run_id)
@@ -143,6 +153,10 @@ class Archive:
                 run_id,
             ),
         )
+
+    def delivered(self, key: str) -> bool:
+        """Tell whether the delivery with this key was already written (the broker may hand one over twice)."""
+        return self.db.execute("SELECT 1 FROM deliveries WHERE key = ?", (key,)).fetchone() is not None
 
     def resolve_url(self, url: str) -> str:
         """Return the canonical article URL that `url` is, or is an alias of."""

@@ -38,10 +38,18 @@ class Runs:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    def start(self, schedule: str, *, trigger: str = "manual", scheduled_for: datetime | None = None) -> int:
+    def start(
+        self,
+        schedule: str,
+        *,
+        trigger: str = "manual",
+        scheduled_for: datetime | None = None,
+        request: str | None = None,
+    ) -> int:
         """Open a crawl_runs row; runs of this schedule left 'running' by a killed process become 'interrupted'.
 
         The caller holds the schedule's crawl lock, so a run still marked 'running' is one whose process died.
+        `request`: the id of the distributed run request the run answers.
         """
         with self._connection.transaction() as db:
             db.execute(
@@ -51,9 +59,9 @@ class Runs:
                 (now_iso(), schedule),
             )
             cursor = db.execute(
-                "INSERT INTO crawl_runs (schedule, trigger, scheduled_for, started_at, status, pid)"
-                " VALUES (?, ?, ?, ?, 'running', ?)",
-                (schedule, trigger, iso(scheduled_for) if scheduled_for else None, now_iso(), os.getpid()),
+                "INSERT INTO crawl_runs (schedule, trigger, scheduled_for, started_at, status, pid, request)"
+                " VALUES (?, ?, ?, ?, 'running', ?, ?)",
+                (schedule, trigger, iso(scheduled_for) if scheduled_for else None, now_iso(), os.getpid(), request),
             )
             # A killed run's claimed URLs go back in the queue; they were never archived.
             db.execute("UPDATE frontier SET state = 'queued' WHERE schedule = ? AND state = 'in_flight'", (schedule,))
@@ -99,6 +107,13 @@ def _row(cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> dict[str, Any]:
     return dict(zip(names, values, strict=True))
 
 
+#: A frontier URL as a FrontierItem, with the validators of its archived article for a conditional re-visit.
+_CLAIMABLE = (
+    "SELECT f.url, f.kind, f.depth, f.tries, a.etag, a.last_modified FROM frontier f"
+    " LEFT JOIN articles a ON a.url = f.url AND f.kind = 'revisit'"
+)
+
+
 class Frontier:
     """What each schedule still has to fetch; a killed crawl resumes from it."""
 
@@ -121,21 +136,55 @@ class Frontier:
                 )
             return db.total_changes - before
 
-    def claim(self, schedule: str, *, limit: int, now: datetime) -> list[FrontierItem]:
-        """Take up to `limit` due URLs (discovery first) and mark them in flight."""
+    def claim(
+        self, schedule: str, *, limit: int, now: datetime, lease_until: datetime | None = None
+    ) -> list[FrontierItem]:
+        """Take up to `limit` due URLs (discovery first) and mark them in flight.
+
+        With `lease_until` (the distributed writer), an in-flight URL's due time is when its lease ends: see
+        `expired_leases`.
+        """
         with self._connection.transaction() as db:
             rows = db.execute(
-                "SELECT f.url, f.kind, f.depth, f.tries, a.etag, a.last_modified FROM frontier f"
-                " LEFT JOIN articles a ON a.url = f.url AND f.kind = 'revisit'"
-                " WHERE f.schedule = ? AND f.state = 'queued' AND f.due_at <= ?"
+                _CLAIMABLE + " WHERE f.schedule = ? AND f.state = 'queued' AND f.due_at <= ?"
                 " ORDER BY f.priority, f.due_at LIMIT ?",
                 (schedule, stamp(now), limit),
             ).fetchall()
+            if lease_until is None:
+                db.executemany(
+                    "UPDATE frontier SET state = 'in_flight' WHERE schedule = ? AND url = ?",
+                    [(schedule, row[0]) for row in rows],
+                )
+            else:
+                db.executemany(
+                    "UPDATE frontier SET state = 'in_flight', due_at = ? WHERE schedule = ? AND url = ?",
+                    [(stamp(lease_until), schedule, row[0]) for row in rows],
+                )
+        return [FrontierItem(schedule, row[0], Purpose(row[1]), *row[2:]) for row in rows]
+
+    def expired_leases(self, schedule: str, *, now: datetime, lease_until: datetime) -> list[FrontierItem]:
+        """In-flight URLs whose lease ended before `now` with no answer; their lease is renewed to `lease_until`.
+
+        The distributed writer sends their jobs again: the broker may have lost them (a Redis restarted
+        without its append-only file), and a job sent twice is written once (deliveries are keyed).
+        """
+        with self._connection.transaction() as db:
+            rows = db.execute(
+                _CLAIMABLE + " WHERE f.schedule = ? AND f.state = 'in_flight' AND f.due_at <= ?",
+                (schedule, stamp(now)),
+            ).fetchall()
             db.executemany(
-                "UPDATE frontier SET state = 'in_flight' WHERE schedule = ? AND url = ?",
-                [(schedule, row[0]) for row in rows],
+                "UPDATE frontier SET due_at = ? WHERE schedule = ? AND url = ?",
+                [(stamp(lease_until), schedule, row[0]) for row in rows],
             )
         return [FrontierItem(schedule, row[0], Purpose(row[1]), *row[2:]) for row in rows]
+
+    def count(self, schedule: str, state: FrontierState) -> int:
+        """How many URLs of the schedule are in this state."""
+        row = self._connection.conn.execute(
+            "SELECT count(*) FROM frontier WHERE schedule = ? AND state = ?", (schedule, state)
+        ).fetchone()
+        return int(row[0])
 
     def next_due(self, schedule: str) -> datetime | None:
         """When the earliest queued URL of the schedule becomes due, or None if none is queued."""

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Callable
 
 #: Bumped by every migration; stored in PRAGMA user_version.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _SCHEMA_V1 = """
 -- Full-text search (articles_fts) covers what people search: title, lead and body.
@@ -208,9 +208,26 @@ def _migrate_to_3(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+# What the distributed writer has written, by the key of each delivery (the fetch job it answers): a delivery
+# the broker hands over twice (a writer killed before acknowledging it) is written once. A run started by the
+# writer names the run request it answers, so a request handed over again after its run ended is not run twice.
+_SCHEMA_V4 = """
+CREATE TABLE deliveries (
+    key TEXT PRIMARY KEY,
+    applied_at TEXT NOT NULL
+);
+ALTER TABLE crawl_runs ADD COLUMN request TEXT;
+"""
+
+
+def _migrate_to_4(db: sqlite3.Connection) -> None:
+    for statement in _statements(_SCHEMA_V4):
+        db.execute(statement)
+
+
 # Raw pages stored by what changed (scraper/store/pages.py). Rows written before keep codec 'zlib' and stay
 # readable; `scrape storage migrate` re-encodes them in resumable batches.
-_SCHEMA_V4 = """
+_SCHEMA_V5 = """
 ALTER TABLE pages ADD COLUMN codec TEXT NOT NULL DEFAULT 'zlib';
 ALTER TABLE pages ADD COLUMN base TEXT;
 ALTER TABLE pages ADD COLUMN depth INTEGER NOT NULL DEFAULT 0;
@@ -229,8 +246,8 @@ CREATE INDEX page_dictionaries_site ON page_dictionaries(site, id);
 """
 
 
-def _migrate_to_4(db: sqlite3.Connection) -> None:
-    for statement in _statements(_SCHEMA_V4):
+def _migrate_to_5(db: sqlite3.Connection) -> None:
+    for statement in _statements(_SCHEMA_V5):
         db.execute(statement)
 
 
@@ -240,4 +257,5 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     2: _migrate_to_2,
     3: _migrate_to_3,
     4: _migrate_to_4,
+    5: _migrate_to_5,
 }
