@@ -58,8 +58,6 @@ SERVE_PORT = 8001
 # Storage.
 #: Seconds a writer waits for another writer's lock before giving up.
 BUSY_TIMEOUT_S = 30.0
-#: Raw pages stored before schema 5 are zlib-compressed at this level; `scrape storage migrate` re-encodes them.
-PAGE_COMPRESSION_LEVEL = 6
 #: A capture is stored as a zstandard delta against the previous capture of its URL, and every this many
 #: captures as a whole page (a keyframe), so reading one never decodes more than this many frames.
 KEYFRAME_INTERVAL = 32
