@@ -31,14 +31,22 @@ from scraper.reparse import reparse_archive
 from scraper.store import Archive
 from scraper.urls import check_url
 
-DB_OPTION = click.option(
-    "--db",
-    "db_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=settings.DEFAULT_DB_PATH,
-    show_default=True,
-    help="The archive to write to.",
-)
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def db_option(help: str) -> Callable[[_Command], _Command]:
+    """The --db option, with what the command does with the archive."""
+    return click.option(
+        "--db",
+        "db_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=settings.DEFAULT_DB_PATH,
+        show_default=True,
+        help=help,
+    )
+
+
+DB_OPTION = db_option("The archive to write to.")
 REDIS_OPTION = click.option(
     "--redis",
     "redis_url",
@@ -452,7 +460,7 @@ def storage_group() -> None:
     help="Then rewrite the file to give the freed space back to the disk (needs the archive to itself).",
 )
 def storage_migrate_command(db_path: Path, batch: int, vacuum: bool) -> None:
-    """Re-encode pages stored before schema 5 (zlib, whole) as deltas and keyframes, oldest first.
+    """Re-encode pages stored before schema 6 (zlib, whole) as deltas and keyframes, oldest first.
 
     Each batch commits whole: killing it at any moment loses nothing, and running it again goes on where it
     stopped. Crawls may go on meanwhile. The file keeps its size (SQLite reuses the freed space for new
@@ -806,14 +814,7 @@ def demo_command(db_path: Path, port: int, no_serve: bool) -> None:
 
 
 @cli.command("serve")
-@click.option(
-    "--db",
-    "db_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=settings.DEFAULT_DB_PATH,
-    show_default=True,
-    help="The archive to browse (read-only).",
-)
+@db_option("The archive to browse (read-only).")
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
@@ -866,6 +867,7 @@ def serve_command(
             return
         if isinstance(served, Path):
             check_archive(served)
+            _upgrade_for_serving(served)
         check_port("127.0.0.1", port)
         if port:
             what = f"{len(served)} archives of {archives}" if isinstance(served, list) else str(served)
@@ -875,6 +877,104 @@ def serve_command(
         _fail(str(exc))
     except click.ClickException as exc:
         _fail(exc.format_message())
+
+
+@cli.command("search")
+@click.argument("query")
+@db_option("The archive to search (read-only).")
+@click.option("--site", metavar="HOST", help="Only articles of this site (baigenews.kz; www. does not matter).")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Only articles published on this day (YYYY-MM-DD, the site's calendar) or later.",
+)
+@click.option(
+    "--until", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only articles published on this day or before."
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, settings.SEARCH_MAX_LIMIT),
+    default=settings.SEARCH_DEFAULT_LIMIT,
+    show_default=True,
+    help="Articles to show, and as many found only in earlier versions.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
+def search_command(
+    query: str,
+    db_path: Path,
+    site: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Search the archive's articles and their earlier versions for QUERY.
+
+    Words match their forms in Russian, Kazakh and English (Токаев finds Токаева), ё as е; "quoted words"
+    match as a phrase, exactly; -word leaves a word out, word* matches a prefix, a OR b either. Prints the
+    best articles first with a snippet ([marked] words), then articles that had the words only in an
+    earlier version. Exits 0 whether or not anything matched, 1 if the archive cannot be read.
+    """
+    from scraper.search.find import filters, search
+    from scraper.store.search import open_reader
+
+    try:
+        conn = open_reader(db_path)
+    except StoreError as exc:
+        _fail(str(exc))
+    try:
+        results = search(
+            conn,
+            query,
+            filters(site, since.date() if since else None, until.date() if until else None),
+            limit=limit,
+        )
+    except StoreError as exc:
+        _fail(str(exc))
+    finally:
+        conn.close()
+    if as_json:
+        click.echo(json.dumps(results.to_record(), ensure_ascii=False, indent=2))
+    else:
+        _print_hits(results.hits)
+        if results.earlier:
+            click.echo("Only in an earlier version:")
+            _print_hits(results.earlier)
+    shown = len(results.hits)
+    if results.query.truncated:
+        click.echo(f"Only the first {settings.SEARCH_MAX_WORDS} words were searched.", err=True)
+    if results.query.empty:
+        click.echo("Nothing to search for: the query has no words.", err=True)
+    else:
+        total = results.total
+        matched = f"{'More than ' if total.more else ''}{total.articles:,} " + (
+            "article matches" if total.articles == 1 and not total.more else "articles match"
+        )
+        earlier = len(results.earlier)
+        also = f", and {earlier} found only in {'an earlier version' if earlier == 1 else 'earlier versions'}"
+        click.echo(f"{matched}; {shown} shown{also if earlier else ''}.", err=True)
+
+
+def _print_hits(hits: list[Any]) -> None:
+    for number, hit in enumerate(hits, 1):
+        click.echo(f"{number}. {hit.title.bracketed() or hit.url}")
+        click.echo(f"   {hit.site} · {(hit.published_at or 'no date')[:10]} · {hit.url}")
+        if hit.note:
+            click.echo(f"   {hit.note}")
+        if hit.snippet.text:
+            click.echo(f"   {hit.snippet.bracketed()}")
+
+
+def _upgrade_for_serving(db_path: Path) -> None:
+    """An archive of an older schema is brought up to date before Datasette reads it (the search page needs
+    the current search indexes); one that cannot be written is served as it is, with a warning."""
+    from scraper.store import upgrade
+
+    try:
+        if upgrade(db_path):
+            click.echo(f"Brought {db_path} up to the current schema (search indexes).", err=True)
+    except StoreError as exc:
+        click.echo(f"Warning: {exc} Serving it as it is; the search page needs the current schema.", err=True)
 
 
 @cli.command("backup")

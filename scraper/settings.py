@@ -88,6 +88,28 @@ MAX_BODY_CHARS = 2_000_000
 #: Time zone of a site whose profile names none, and of a schedule's trigger that names none.
 DEFAULT_TIMEZONE = "UTC"
 
+# Search.
+#: The longest search text read, and the most words searched: a pasted page becomes a bounded query.
+SEARCH_MAX_CHARS = 2_000
+SEARCH_MAX_WORDS = 32
+#: Articles a search shows when the reader asks for no number, and the most it shows.
+SEARCH_DEFAULT_LIMIT = 20
+SEARCH_MAX_LIMIT = 500
+#: When more articles match than this, bm25 ranks the most recently archived this many of them (ranking every
+#: match of a common word on a large archive takes a second); more words or a filter rank among older ones.
+SEARCH_RANK_WINDOW = 500
+#: Matches are counted up to this ("more than 1,000 articles match").
+SEARCH_COUNT_CAP = 1_000
+#: A filter (site, days) that keeps at most this many articles is applied as the set of their rowids; a wider
+#: one is tested on each match's row, newest first, until enough pass.
+SEARCH_SCOPE_SET = 10_000
+#: Earlier versions considered for "found only in an earlier version": the most recently captured this many
+#: of those that match.
+SEARCH_EARLIER_WINDOW = 500
+#: A search of Datasette's articles table that matches more articles than this lists its rows (newest first)
+#: without counting or faceting them: on a large archive each facet of a common word takes a second.
+SEARCH_TABLE_FACET_LIMIT = 2_000
+
 # Distributed mode (scrape worker / writer, --redis).
 #: Seconds a process may stay silent before the broker gives the messages it holds to another process
 #: (the visibility timeout: a worker killed mid-fetch has its job redelivered after this long).

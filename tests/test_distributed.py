@@ -354,8 +354,8 @@ def test_a_writer_killed_mid_batch_writes_each_delivery_once(cluster: Cluster, t
         keys.append(f"key-{index}")
         broker.send(Queue.DELIVERIES, encode(Delivery(keys[-1], "site_a", 1, source, None, outcome)))
     broker.close()
-    # The first SCHEMA_VERSION commits create the new archive's schema, the next two write two deliveries, and it
-    # dies in the one after.
+    # The first SCHEMA_VERSION commits create the new archive's schema (one per migration); the next two write
+    # two deliveries; it dies in the one after.
     doomed = cluster.writer(kill_in_commit=SCHEMA_VERSION + 3)
     doomed.process.wait(timeout=60)
     assert doomed.process.returncode == -9

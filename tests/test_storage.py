@@ -180,7 +180,7 @@ def test_stats_show_pages_by_codec(db_path: Path) -> None:
     assert figures["codecs"]["delta"]["stored_bytes"] < figures["codecs"]["delta"]["page_bytes"] / 50
 
 
-# -- the migration of archives written before schema 5 ------------------------------------------------------
+# -- the migration of archives written before schema 6 ------------------------------------------------------
 
 
 def old_pages(count: int = 12) -> list[Page]:

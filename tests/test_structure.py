@@ -29,6 +29,7 @@ OWNERS: dict[str, str | tuple[str, ...]] = {
     "zstandard": "scraper.store.pages",
     "warcio": "scraper.warc",
     "cdxj_indexer": "scraper.wacz",
+    "Stemmer": "scraper.search.analysis",
     # The distributed mode's queues (Dramatiq) and shared state (Redis) live behind one module.
     "dramatiq": "scraper.distributed.broker",
     "redis": "scraper.distributed.broker",

@@ -221,6 +221,26 @@ class Connection:
             )
 
 
+def schema_version(path: Path) -> int:
+    """The schema version of the archive at `path`, read without writing anything."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise StoreError(describe(exc, str(path)), path=str(path)) from exc
+
+
+def upgrade(path: Path) -> bool:
+    """Bring the archive at `path` to the current schema (writing to it once); tell whether it was older."""
+    if schema_version(path) >= SCHEMA_VERSION:
+        return False
+    Connection(path, check=False).close()
+    return True
+
+
 def inspect(path: Path) -> set[str]:
     """The tables of the SQLite file at `path`, read without writing anything; StoreError if it is not SQLite."""
     uri = f"{path.resolve().as_uri()}?mode=ro"

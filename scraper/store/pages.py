@@ -33,7 +33,7 @@ class Codec(StrEnum):
     the body; a delta thus also covers the headers (a new Date, a new ETag) for a few bytes.
     """
 
-    #: Written before schema 5: the body alone, zlib-compressed, its headers in the `headers` column.
+    #: Written before schema 6: the body alone, zlib-compressed, its headers in the `headers` column.
     ZLIB = "zlib"
     #: A keyframe without a dictionary: a site's first pages, before it has one.
     ZSTD = "zstd"
@@ -445,7 +445,7 @@ class PageStore:
     # -- the migration of old archives, checks and figures -------------------------
 
     def legacy(self) -> int:
-        """How many pages are still stored the pre-schema-5 way (zlib, whole)."""
+        """How many pages are still stored the pre-schema-6 way (zlib, whole)."""
         return int(self._conn.execute("SELECT count(*) FROM pages WHERE codec = 'zlib'").fetchone()[0])
 
     def migrate(
