@@ -86,15 +86,22 @@ def test_a_keyframe_comes_before_the_chain_grows_long(db_path: Path, monkeypatch
     assert every_page_exact(db_path, bodies(pages))
 
 
+def first_captures(db: Path, monkeypatch: pytest.MonkeyPatch, count: int) -> list[Page]:
+    """`count` demo articles' first fetches, the first nine archived: a site whose dictionary comes at its tenth."""
+    monkeypatch.setattr(settings, "DICTIONARY_FIRST_TRAINING", 10)
+    site = NewsSite(articles=count, hostile=False, now=T0)
+    pages = [demo_page(site, article, T0 + timedelta(minutes=n)) for n, article in enumerate(site.articles)]
+    with Archive(db) as archive:
+        for page in pages[:9]:
+            archive_page(archive, page, PROFILE)
+    return pages
+
+
 def test_a_site_dictionary_is_trained_and_its_first_pages_recompressed(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(settings, "DICTIONARY_FIRST_TRAINING", 10)
-    site = NewsSite(articles=12, hostile=False, now=T0)
-    pages = [demo_page(site, article, T0 + timedelta(minutes=n)) for n, article in enumerate(site.articles)]
+    pages = first_captures(db_path, monkeypatch, 12)
     with Archive(db_path) as archive:
-        for page in pages[:9]:
-            archive_page(archive, page, PROFILE)
         assert archive.db.execute("SELECT count(*) FROM page_dictionaries").fetchone() == (0,)
         plain = archive.db.execute("SELECT sum(length(body)) FROM pages").fetchone()[0]
         for page in pages[9:]:
@@ -110,12 +117,8 @@ def test_a_site_dictionary_is_trained_and_its_first_pages_recompressed(
 def test_a_dictionary_trained_in_a_rolled_back_capture_is_forgotten(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(settings, "DICTIONARY_FIRST_TRAINING", 10)
-    site = NewsSite(articles=13, hostile=False, now=T0)
-    pages = [demo_page(site, article, T0 + timedelta(minutes=n)) for n, article in enumerate(site.articles)]
+    pages = first_captures(db_path, monkeypatch, 13)
     with Archive(db_path) as archive:
-        for page in pages[:9]:
-            archive_page(archive, page, PROFILE)
         archive.db.execute("CREATE TRIGGER boom BEFORE INSERT ON view_counts BEGIN SELECT RAISE(ABORT, 'boom'); END")
         archive_page(archive, pages[9], PROFILE)  # trains a dictionary, then the whole capture is rolled back
         archive.db.execute("DROP TRIGGER boom")
