@@ -9,8 +9,8 @@ Last line: a JSON object with `faults`, `kills`, `kills_inside_commit`, `lost`, 
 `integrity_ok`, `refetched_after_kills`, `refetched_per_kill`, `expected`, `archived`, `ssrf_total`,
 `ssrf_refused`, `throughput_clean_pages_per_s`, `throughput_faulted_pages_per_s`,
 `throughput_ratio_under_faults`, `locked_errors`, `datasette_requests`, `datasette_failures`,
-`datasette_p95_ms`, `poison_pills`, `poison_accounted`, `poison_runs`, `poison_runs_failed`,
-`poison_queued_untried`, `poison_secrets_stored`, `first_capture_redirects`, `first_capture_redirects_archived`,
+`datasette_p95_ms`, `migration_kills`, `migration_exact`, `poison_pills`, `poison_accounted`, `poison_runs`,
+`poison_runs_failed`, `poison_queued_untried`, `poison_secrets_stored`, `first_capture_redirects`, `first_capture_redirects_archived`,
 `rows` (checks made) and `rows_failed` (the checks not handled as specified).
 
 Poison pills (catalogue P6–P9): `poison_pills` injected, `poison_accounted` handled as specified,
@@ -677,15 +677,86 @@ def poison_pills(report: Report, work: Path, figures: dict[str, Any], articles: 
     )
 
 
+def storage_migration(report: Report, work: Path, figures: dict[str, Any], kills_wanted: int) -> None:
+    """SIGKILL `scrape storage migrate` of an old (zlib) archive at random moments, every other time inside a
+    commit, restart it; after each kill every page must still read back exactly, and at the end none is left."""
+    from datetime import timedelta
+
+    from scraper.demosite.site import NewsSite
+    from scraper.store import Archive
+    from tests.storing import T0, demo_page, legacy_archive
+
+    rng = random.Random(14)
+    site = NewsSite(articles=8, hostile=False, now=T0)
+    pages = [demo_page(site, site.articles[1 + n % 7], T0 + timedelta(hours=n)) for n in range(600)]
+    expected = {page.sha256: page.body for page in pages}
+    db = work / "migration.db"
+    legacy_archive(db, pages)
+    Archive(db).close()  # the schema upgrade; the batches that follow are what the kills land in
+
+    def exact() -> bool:
+        with Archive(db) as archive:
+            keys = [row[0] for row in archive.db.execute("SELECT hash FROM pages")]
+            return sorted(keys) == sorted(expected) and all(archive.pages.body(k) == expected[k] for k in keys)
+
+    migrate = ["storage", "migrate", "--db", str(db), "--batch", "5"]
+    kills = in_commit = broken = 0
+    integrity = True
+    while kills < kills_wanted and query(db, "SELECT count(*) FROM pages WHERE codec = 'zlib'")[0][0]:
+        if kills % 2:
+            process = subprocess.Popen(
+                [sys.executable, str(ROOT / "bench" / "_killhook.py"), str(rng.randint(1, 4)), *migrate],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            in_commit += 1
+        else:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "scraper", *migrate],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            time.sleep(rng.uniform(0.3, 2.0))
+            process.send_signal(signal.SIGKILL)
+        if process.wait() != -signal.SIGKILL:
+            break  # it had finished before the kill
+        kills += 1
+        integrity &= query(db, "PRAGMA integrity_check") == [("ok",)]
+        broken += 0 if exact() else 1
+    done = subprocess.run(
+        [sys.executable, "-m", "scraper", *migrate],
+        cwd=ROOT,
+        check=False,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    left = query(db, "SELECT count(*) FROM pages WHERE codec = 'zlib'")[0][0]
+    whole = exact()
+    figures["faults"] += kills
+    figures["migration_kills"] = kills
+    figures["migration_exact"] = whole and not broken and integrity and not left and done.returncode == 0
+    report.add(
+        "SIGKILL during `scrape storage migrate`, then again",
+        kills,
+        kills if figures["migration_exact"] else 0,
+        f"{in_commit} inside a commit; {len(expected)} pages, each read back exactly after every kill: "
+        f"{'yes' if not broken else f'no ({broken} times)'}; integrity {'ok' if integrity else 'BAD'}; "
+        f"{left} left in the old format at the end",
+    )
+
+
 def main() -> dict[str, Any]:
     options = parser(__doc__)
     options.add_argument("--kills", type=int, default=50)
     options.add_argument("--seconds", type=float, default=60.0, help="length of the concurrency section")
     options.add_argument("--throughput-articles", type=int, default=600)
+    options.add_argument("--migration-kills", type=int, default=10)
     args = options.parse_args()
     few = args.quick
     if few:
-        args.kills, args.seconds, args.throughput_articles = 2, 1.0, 20
+        args.kills, args.seconds, args.throughput_articles, args.migration_kills = 2, 1.0, 20, 2
     os.environ["SCRAPE_ALLOW_PRIVATE"] = "1"
     work = Path(tempfile.mkdtemp(prefix="bench-faults-"))
     figures: dict[str, Any] = {"faults": 0, "kills": 0, "lost": 0, "duplicated": 0}
@@ -696,6 +767,7 @@ def main() -> dict[str, Any]:
         lambda: hostile_crawl(report, work, figures, articles=30 if few else 60),
         lambda: throughput(report, work, figures, args.throughput_articles),
         lambda: kill_harness(report, work, figures, args.kills, articles=20 if few else 80),
+        lambda: storage_migration(report, work, figures, args.migration_kills),
         lambda: ssrf(report, figures),
         lambda: fetch_limits(report, figures, few),
         lambda: site_modes(report, work, figures, few),

@@ -34,7 +34,7 @@ CREATE TABLE pages (
     headers TEXT,
     size INTEGER NOT NULL,
     body BLOB NOT NULL
-);
+, codec TEXT NOT NULL DEFAULT 'zlib', base TEXT, depth INTEGER NOT NULL DEFAULT 0, dictionary INTEGER, site TEXT);
 CREATE TABLE articles (
     url TEXT PRIMARY KEY,
     site TEXT NOT NULL,
@@ -221,7 +221,17 @@ CREATE TRIGGER versions_au AFTER UPDATE OF title, lead, body_text ON article_ver
 WHEN EXISTS (SELECT 1 FROM article_versions later WHERE later.url = new.url AND later.version > new.version) BEGIN
     INSERT INTO versions_fts (rowid, title, lead, body_text)
     SELECT id, title, lead, body_text FROM search_versions WHERE id = new.id;
-END;"""
+END;
+CREATE INDEX pages_keyframes ON pages(site) WHERE codec IN ('zstd', 'dict');
+CREATE TABLE page_dictionaries (
+    id INTEGER PRIMARY KEY,
+    site TEXT NOT NULL,
+    trained_at TEXT NOT NULL,
+    keyframes INTEGER NOT NULL,
+    samples INTEGER NOT NULL,
+    dictionary BLOB NOT NULL
+);
+CREATE INDEX page_dictionaries_site ON page_dictionaries(site, id);"""
 
 
 def make_page(html: str, *, url: str = SEED_URL, at: datetime = T0, status: int = 200) -> Page:

@@ -36,7 +36,14 @@ from datasette.utils.asgi import Response
 
 from scraper import settings
 from scraper.serve import search
-from scraper.serve.article import MAX_READINGS, MAX_VERSIONS, build_article
+from scraper.serve.article import (
+    MAX_READINGS,
+    MAX_VERSIONS,
+    REPLAY_URL_ENV,
+    build_article,
+    check_replay_template,
+    replay_link,
+)
 from scraper.store.search import has_search_index
 
 HERE = Path(__file__).resolve().parent
@@ -107,6 +114,12 @@ def archive_metadata() -> dict[str, Any]:
 @_hook
 def startup(datasette: Any) -> Callable[[], Awaitable[None]]:
     async def find_archives() -> None:
+        template = os.environ.get(REPLAY_URL_ENV, "").strip()
+        if template:
+            try:
+                check_replay_template(template)
+            except ValueError as exc:
+                raise StartupError(f"{exc} ({REPLAY_URL_ENV})") from None
         # Asked before this instance has a state, so this is only what -m (and other plugins) describe.
         described = set((datasette.metadata("databases") or {}).keys())
         archives = set()
@@ -383,7 +396,26 @@ async def _article(ds: Any, database: str, request: Any) -> dict[str, Any]:
         "archive_version_urls": {
             v.version: ds.urls.row(database, "article_versions", tilde_encode(str(v.id))) for v in page.versions
         },
+        "archive_replay_urls": await _replay_urls(db, version_rows),
     }
+
+
+async def _replay_urls(db: Any, version_rows: list[Any]) -> dict[int, str]:
+    """Each version's link to its capture replayed, when a replay URL template is configured (REPLAY_URL_ENV)."""
+    template = os.environ.get(REPLAY_URL_ENV, "").strip()
+    keys = [r["page_hash"] for r in version_rows if r["page_hash"]]
+    if not template or not keys:
+        return {}
+    marks = ", ".join("?" for _ in keys)
+    found = await db.execute(f"select hash, coalesce(final_url, url) from pages where hash in ({marks})", keys)
+    urls = {r[0]: r[1] for r in found.rows}
+    links = {}
+    for r in version_rows:
+        url = urls.get(r["page_hash"])
+        link = replay_link(template, url, r["captured_at"]) if url else None
+        if link:
+            links[int(r["version"])] = link
+    return links
 
 
 @_hook

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Callable
 
 #: Bumped by every migration; stored in PRAGMA user_version.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _SCHEMA_V1 = """
 -- Full-text search (articles_fts) covers what people search: title, lead and body.
@@ -318,6 +318,32 @@ def _migrate_to_5(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+# Raw pages stored by what changed (scraper/store/pages.py). Rows written before keep codec 'zlib' and stay
+# readable; `scrape storage migrate` re-encodes them in resumable batches.
+_SCHEMA_V6 = """
+ALTER TABLE pages ADD COLUMN codec TEXT NOT NULL DEFAULT 'zlib';
+ALTER TABLE pages ADD COLUMN base TEXT;
+ALTER TABLE pages ADD COLUMN depth INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE pages ADD COLUMN dictionary INTEGER;
+ALTER TABLE pages ADD COLUMN site TEXT;
+CREATE INDEX pages_keyframes ON pages(site) WHERE codec IN ('zstd', 'dict');
+CREATE TABLE page_dictionaries (
+    id INTEGER PRIMARY KEY,
+    site TEXT NOT NULL,
+    trained_at TEXT NOT NULL,
+    keyframes INTEGER NOT NULL,
+    samples INTEGER NOT NULL,
+    dictionary BLOB NOT NULL
+);
+CREATE INDEX page_dictionaries_site ON page_dictionaries(site, id);
+"""
+
+
+def _migrate_to_6(db: sqlite3.Connection) -> None:
+    for statement in _statements(_SCHEMA_V6):
+        db.execute(statement)
+
+
 #: version -> the step that brings the schema from version-1 to version, run in one transaction.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _migrate_to_1,
@@ -325,4 +351,5 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     3: _migrate_to_3,
     4: _migrate_to_4,
     5: _migrate_to_5,
+    6: _migrate_to_6,
 }
