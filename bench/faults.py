@@ -10,8 +10,8 @@ Last line: a JSON object with `faults`, `kills`, `kills_inside_commit`, `lost`, 
 `ssrf_refused`, `throughput_clean_pages_per_s`, `throughput_faulted_pages_per_s`,
 `throughput_ratio_under_faults`, `locked_errors`, `datasette_requests`, `datasette_failures`,
 `datasette_p95_ms`, `migration_kills`, `migration_exact`, `poison_pills`, `poison_accounted`, `poison_runs`,
-`poison_runs_failed`, `poison_queued_untried`, `poison_secrets_stored`, `first_capture_redirects`, `first_capture_redirects_archived`,
-`rows` (checks made) and `rows_failed` (the checks not handled as specified).
+`poison_runs_failed`, `poison_queued_untried`, `poison_secrets_stored`, `first_capture_redirects`,
+`first_capture_redirects_archived`, `rows` (checks made) and `rows_failed` (the checks not handled as specified).
 
 Poison pills (catalogue P6–P9): `poison_pills` injected, `poison_accounted` handled as specified,
 `poison_runs_failed` (runs failed or left running because of one URL; must be 0), `poison_queued_untried`,
