@@ -182,16 +182,19 @@ class Reader:
         # flush() empties these lists in place, so the aliases stay good.
         buf, hbuf = self.buf, self.hbuf
         visited = self.visited
+        raw_chars = self.raw_chars  # only this loop adds to it
         while stack:
             visited += 1
-            if visited > MAX_WALKED_NODES or self.raw_chars > MAX_RAW_CHARS:
+            if visited > MAX_WALKED_NODES or raw_chars > MAX_RAW_CHARS:
                 self.visited = visited
+                self.raw_chars = raw_chars
                 self.truncated = True
                 return  # a garbage page: keep what was read so far
-            node, children, snap, open_tag = stack[-1]
-            child = next(children, None)
+            top = stack[-1]
+            child = next(top[1], None)
             if child is None:
                 stack.pop()
+                node, _, snap, open_tag = top
                 if snap is not None or open_tag in _MARKED_INLINE:
                     self._exit(node, open_tag, snap)
                 continue
@@ -204,7 +207,7 @@ class Reader:
                 if value:
                     if len(value) > MAX_RAW_CHARS:
                         value = value[:MAX_RAW_CHARS]
-                    self.raw_chars += len(value)
+                    raw_chars += len(value)
                     buf.append(value)
                     hbuf.append(escape(value, quote=False) if "&" in value or "<" in value or ">" in value else value)
                     if self.in_link:
@@ -221,6 +224,7 @@ class Reader:
             else:  # an inline element that leaves no mark (span, font, ...): only its content counts
                 stack.append((child, child.iter(include_text=True), None, tag))
         self.visited = visited
+        self.raw_chars = raw_chars
 
     def _image(self, node: LexborNode) -> None:
         self.total_img += 1
