@@ -80,8 +80,8 @@ MERGE_MAX_LEVELS = 3
 # Walking up from the winner stops at an ancestor scoring under this share of it.
 PARENT_SCORE_SHARE = 1 / 3
 
-# Commas in Latin, Arabic and CJK scripts.
-_COMMA_RE = re.compile("[,\u060c\uff0c\u3001]")
+# Commas in Latin, Arabic and CJK scripts (counted with str.count, which never builds a list of matches).
+_COMMAS = (",", "\u060c", "\uff0c", "\u3001")
 _SENTENCE_END_RE = re.compile(r"\.( |$)")
 
 
@@ -116,7 +116,7 @@ def _score_candidates(
         length = len(text.strip())
         if length < MIN_PARAGRAPH_CHARS:
             continue
-        commas = min(len(_COMMA_RE.findall(text)), length / MIN_CHARS_PER_COMMA)
+        commas = min(sum(map(text.count, _COMMAS)), length / MIN_CHARS_PER_COMMA)
         score = 1.0 + commas + min(length / CHARS_PER_POINT, MAX_LENGTH_POINTS)
         parent = para.parent
         if parent is None:

@@ -127,16 +127,6 @@ class Reader:
         self.total_li = 0
         self.total_img = 0
 
-    def _snapshot(self) -> tuple[int, int, int, int, int, int]:
-        return (
-            len(self.texts),
-            self.total_chars,
-            self.total_links,
-            self.total_p,
-            self.total_li,
-            self.total_img,
-        )
-
     def flush(self) -> None:
         """End the running line as a paragraph, unless it is empty or boilerplate."""
         if not self.buf:
@@ -255,7 +245,17 @@ class Reader:
             elif tag in CAPTION_TAGS:
                 self.in_caption += 1
             # Only a container that may be dropped needs the totals to go back to.
-            snap = self._snapshot() if tag in CONDITIONAL_TAGS else _BLOCK
+            if tag in CONDITIONAL_TAGS:
+                snap = (
+                    len(self.texts),
+                    self.total_chars,
+                    self.total_links,
+                    self.total_p,
+                    self.total_li,
+                    self.total_img,
+                )
+            else:
+                snap = _BLOCK
         elif tag == "a":
             self.in_link += 1
             href = node.attributes.get("href")
@@ -343,8 +343,12 @@ class Reader:
                 continue
             if not text:
                 continue
-            # A blank line (two <br>) inside a block separates paragraphs too.
-            parts = [text] if kind == "pre" else [p.strip() for p in _BLANK_LINE_RE.split(text) if p.strip()]
+            # A blank line (two <br>) inside a block separates paragraphs too; a text without a line break
+            # (most: flush() collapsed its whitespace) is one paragraph as it is.
+            if kind == "pre" or "\n" not in text:
+                parts = [text]
+            else:
+                parts = [p.strip() for p in _BLANK_LINE_RE.split(text) if p.strip()]
             for part in parts:
                 texts.append(part)
                 kinds.append(kind)
