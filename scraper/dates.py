@@ -322,9 +322,12 @@ def _numeric(text: str, *, month_first: bool, strict: bool) -> tuple[tuple[int |
     return None
 
 
-def _relative(text: str, now: datetime, zone: tzinfo, strict: bool = False) -> ParsedDate | None:
+def _relative(
+    text: str, now: datetime, zone: tzinfo, strict: bool = False, *, worded: bool = False
+) -> ParsedDate | None:
+    """A date relative to `now` ("вчера в 17:04", "2 hours ago"); `worded`: `text` is known to hold a relative word."""
     vocabulary = _vocabulary()
-    if not vocabulary.relative_words.search(text):
+    if not worded and not vocabulary.relative_words.search(text):
         return None
     lowered = text.lower()
     local_now = now.astimezone(zone)
@@ -397,7 +400,7 @@ def parse_date(
     if text[:1].isalpha() and _vocabulary().relative_words.match(text):
         # "Вчера, 21:05", "vor 2 Stunden": a text that opens with a relative word needs no other form tried
         # (but "January 13, 2020 / Updated 2 minutes ago" is dated by its first words).
-        relative = _relative(text, now, zone, strict)
+        relative = _relative(text, now, zone, strict, worded=True)
         if relative is not None:
             return relative
     # The pattern starts with the day, so text that does not start with a digit skips it.

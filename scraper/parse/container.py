@@ -229,9 +229,11 @@ def choose(root: LexborNode, weights: dict[int, float]) -> list[LexborNode]:
     if not candidates:
         return [root]
     ranked = sorted(candidates.values(), key=lambda c: c.score, reverse=True)[:TOP_CANDIDATES]
+    # The best candidates are mostly nested: each link's text is measured once for all of them.
+    link_lengths: dict[int, int] = {}
     for cand in ranked:
         text_len = len(cand.node.text().strip())
-        cand.score *= 1.0 - link_density(cand.node, text_len)
+        cand.score *= 1.0 - link_density(cand.node, text_len, link_lengths)
     ranked.sort(key=lambda c: c.score, reverse=True)
     top = ranked[0]
     root_id = root.mem_id

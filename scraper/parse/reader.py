@@ -185,7 +185,11 @@ class Reader:
             if child is None:
                 stack.pop()
                 node, _, snap, open_tag = top
-                if snap is not None or open_tag in _MARKED_INLINE:
+                if snap is not None:
+                    self._exit(node, open_tag, snap)
+                elif open_tag in INLINE_HTML_TAGS:  # kept emphasis closes here (links in _exit)
+                    hbuf.append(_CLOSING[open_tag])
+                elif open_tag == "a":
                     self._exit(node, open_tag, snap)
                 continue
             tag = child.tag
@@ -209,7 +213,22 @@ class Reader:
                 self._image(child)
             elif tag is None or tag[0] == "-":
                 continue
-            elif tag in BLOCK_TAGS or tag in _MARKED_INLINE:
+            elif tag in INLINE_HTML_TAGS:  # kept emphasis: its tag, no attributes (blocks and links in _enter)
+                hbuf.append(_OPENING[tag])
+                stack.append((child, child.iter(include_text=True), None, tag))
+            elif (
+                tag in _PLAIN_BLOCKS
+                and (first := child.first_child) is not None
+                and first.is_text_node
+                and first.next is None
+            ):
+                # A block holding one text node and nothing else (most paragraphs and headings): entered as
+                # _enter would, and its one child read by the walk without asking Lexbor for its children.
+                if buf:
+                    self.flush()
+                self.kind = PARAGRAPH_KIND.get(tag, "p")
+                stack.append((child, iter((first,)), _BLOCK, tag))
+            elif tag in BLOCK_TAGS or tag == "a":
                 self._enter(child, tag, stack)
             else:  # an inline element that leaves no mark (span, font, ...): only its content counts
                 stack.append((child, child.iter(include_text=True), None, tag))
@@ -383,8 +402,13 @@ def _drop_empty_sections(texts: list[str], kinds: list[str], htmls: list[str]) -
 # An element open in the walk: the node, its children still to read, its snapshot (None for an
 # inline element), its tag.
 _Open = tuple[LexborNode, Iterator[LexborNode], tuple[int, ...] | None, str]
-# Inline elements that leave a mark in the output: links (and their link text), kept emphasis.
-_MARKED_INLINE = frozenset({"a"}) | INLINE_HTML_TAGS
+# Blocks whose entering and leaving only end the running line and set the paragraph kind: neither a list,
+# nor preformatted, a quote or a caption, nor a container that may be dropped.
+_PLAIN_BLOCKS = BLOCK_TAGS - CONDITIONAL_TAGS - CAPTION_TAGS - {"ul", "ol", "li", "pre", "blockquote"}
+
+# The markup of kept emphasis, written once.
+_OPENING = {tag: f"<{tag}>" for tag in INLINE_HTML_TAGS}
+_CLOSING = {tag: f"</{tag}>" for tag in INLINE_HTML_TAGS}
 
 # The snapshot of a block that is never dropped: it only marks the element as a block.
 _BLOCK: tuple[int, ...] = ()
