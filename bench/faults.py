@@ -701,11 +701,82 @@ def poison_pills(report: Report, work: Path, figures: dict[str, Any]) -> None:
     )
 
 
+def storage_migration(report: Report, work: Path, figures: dict[str, Any], kills_wanted: int) -> None:
+    """SIGKILL `scrape storage migrate` of an old (zlib) archive at random moments, every other time inside a
+    commit, restart it; after each kill every page must still read back exactly, and at the end none is left."""
+    from datetime import timedelta
+
+    from scraper.demosite.site import NewsSite
+    from scraper.store import Archive
+    from tests.storing import T0, demo_page, legacy_archive
+
+    rng = random.Random(14)
+    site = NewsSite(articles=8, hostile=False, now=T0)
+    pages = [demo_page(site, site.articles[1 + n % 7], T0 + timedelta(hours=n)) for n in range(600)]
+    expected = {page.sha256: page.body for page in pages}
+    db = work / "migration.db"
+    legacy_archive(db, pages)
+    Archive(db).close()  # the schema upgrade; the batches that follow are what the kills land in
+
+    def exact() -> bool:
+        with Archive(db) as archive:
+            keys = [row[0] for row in archive.db.execute("SELECT hash FROM pages")]
+            return sorted(keys) == sorted(expected) and all(archive.pages.body(k) == expected[k] for k in keys)
+
+    migrate = ["storage", "migrate", "--db", str(db), "--batch", "5"]
+    kills = in_commit = broken = 0
+    integrity = True
+    while kills < kills_wanted and query(db, "SELECT count(*) FROM pages WHERE codec = 'zlib'")[0][0]:
+        if kills % 2:
+            process = subprocess.Popen(
+                [sys.executable, str(ROOT / "bench" / "killhook.py"), str(rng.randint(1, 4)), *migrate],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            in_commit += 1
+        else:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "scraper", *migrate],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            time.sleep(rng.uniform(0.3, 2.0))
+            process.send_signal(signal.SIGKILL)
+        if process.wait() != -signal.SIGKILL:
+            break  # it had finished before the kill
+        kills += 1
+        integrity &= query(db, "PRAGMA integrity_check") == [("ok",)]
+        broken += 0 if exact() else 1
+    done = subprocess.run(
+        [sys.executable, "-m", "scraper", *migrate],
+        cwd=ROOT,
+        check=False,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    left = query(db, "SELECT count(*) FROM pages WHERE codec = 'zlib'")[0][0]
+    whole = exact()
+    figures["faults"] += kills
+    figures["migration_kills"] = kills
+    figures["migration_exact"] = whole and not broken and integrity and not left and done.returncode == 0
+    report.add(
+        "SIGKILL during `scrape storage migrate`, then again",
+        kills,
+        kills if figures["migration_exact"] else 0,
+        f"{in_commit} inside a commit; {len(expected)} pages, each read back exactly after every kill: "
+        f"{'yes' if not broken else f'no ({broken} times)'}; integrity {'ok' if integrity else 'BAD'}; "
+        f"{left} left in the old format at the end",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the concurrency section")
     parser.add_argument("--throughput-articles", type=int, default=600)
+    parser.add_argument("--migration-kills", type=int, default=10)
     args = parser.parse_args()
     os.environ["SCRAPE_ALLOW_PRIVATE"] = "1"
     work = Path(tempfile.mkdtemp(prefix="bench-faults-"))
@@ -717,6 +788,7 @@ def main() -> None:
         lambda: hostile_crawl(report, work, figures),
         lambda: throughput(report, work, figures, args.throughput_articles),
         lambda: kill_harness(report, work, figures, args.kills),
+        lambda: storage_migration(report, work, figures, args.migration_kills),
         lambda: ssrf(report, figures),
         lambda: fetch_limits(report, figures),
         lambda: site_modes(report, work, figures),

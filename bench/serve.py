@@ -1,4 +1,4 @@
-"""Latency of `scrape serve` on a large archive: the articles page, full-text search, every canned query.
+"""Latency of `scrape serve` on a large archive: the articles page, searches, the search page, every canned query.
 
 Run: python bench/serve.py [--articles 20000] [--days 60] [--requests 20] [--keep DIR].
 The archive is generated directly with SQL into the real schema (scraper.store.Archive creates it), not
@@ -270,6 +270,16 @@ def main() -> None:
         "search (common word)": "/archive/articles?_search=" + quote(common),
         "search (rare word)": "/archive/articles?_search=" + quote("ТОКАЕВ"),
         "search.json": "/archive/articles.json?_search=" + quote(common),
+        # The search page (ranked, snippets, earlier versions): a common word, a rare one, a phrase, a hyphenated
+        # word, a filtered search, words only an earlier version has ("(обновлено 2)" is replaced by the next
+        # edit), and its JSON.
+        "search page (common word)": "/archive/-/search?q=" + quote(common),
+        "search page (rare word)": "/archive/-/search?q=" + quote("ТОКАЕВ"),
+        "search page (phrase)": "/archive/-/search?q=" + quote('"базовую ставку"'),
+        "search page (hyphenated)": "/archive/-/search?q=" + quote("пресс-служба"),
+        "search page (site filter)": "/archive/-/search?site=zakon.kz&q=" + quote(common),
+        "search page (earlier version)": "/archive/-/search?q=" + quote("обновлено 2"),
+        "search page .json": "/archive/-/search.json?q=" + quote(common),
         "article page": "/archive/articles/" + tilde_encode(busiest),
         "most_viewed_7d": "/archive/most_viewed_7d",
         "fastest_growing": "/archive/fastest_growing",

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
+import os
 import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -28,14 +31,22 @@ from scraper.reparse import reparse_archive
 from scraper.store import Archive
 from scraper.urls import check_url
 
-DB_OPTION = click.option(
-    "--db",
-    "db_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=settings.DEFAULT_DB_PATH,
-    show_default=True,
-    help="The archive to write to.",
-)
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def db_option(help: str) -> Callable[[_Command], _Command]:
+    """The --db option, with what the command does with the archive."""
+    return click.option(
+        "--db",
+        "db_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=settings.DEFAULT_DB_PATH,
+        show_default=True,
+        help=help,
+    )
+
+
+DB_OPTION = db_option("The archive to write to.")
 REDIS_OPTION = click.option(
     "--redis",
     "redis_url",
@@ -241,21 +252,265 @@ def parse_command(file: Any, url: str, profile_name: str | None, fetched_at: dat
 @cli.command("reparse")
 @DB_OPTION
 def reparse_command(db_path: Path) -> None:
-    """Rebuild `articles` and `article_versions` from the stored raw pages, without fetching anything."""
-    if not db_path.exists():
-        _fail(f"There is no archive at {db_path}.")
-    archive = _open_archive(db_path)
-    try:
-        summary = reparse_archive(archive)
-    except ScrapeError as exc:
-        _fail(str(exc))
-    finally:
-        archive.close()
+    """Rebuild `articles` and `article_versions` from the stored raw pages, without fetching anything.
+
+    Shows progress; Ctrl-C stops after the current page, keeping what was re-parsed.
+    """
+    archive = _existing_archive(db_path)
+    summary = _long_job(
+        archive, "Re-parsing", lambda progress, stop: reparse_archive(archive, on_progress=progress, stop=stop)
+    )
+    for key, why in summary.damaged:
+        click.echo(f"Error: kept the old extraction of page {key}: {why}", err=True)
+    if summary.interrupted:
+        _fail(
+            f"Interrupted: re-parsed {summary.versions:,} stored pages ({summary.changed:,} extractions changed); "
+            "run again to re-parse them all."
+        )
     click.echo(
         f"Re-parsed {summary.versions} stored pages of {summary.articles} articles; "
         f"{summary.changed} extractions changed.",
         err=True,
     )
+    sys.exit(1 if summary.damaged else 0)
+
+
+def _existing_archive(db_path: Path) -> Archive:
+    if not db_path.exists():
+        _fail(f"There is no archive at {db_path}.")
+    return _open_archive(db_path)
+
+
+T = TypeVar("T")
+
+
+def _long_job(archive: Archive, label: str, job: Callable[[_Progress, threading.Event], T]) -> T:
+    """Run a job over the archive with its progress shown and Ctrl-C asking it to stop; then close the archive."""
+    progress = _Progress(label)
+    try:
+        with _stoppable() as stop:
+            return job(progress, stop)
+    except UsageError as exc:
+        _fail(str(exc), 2)
+    except ScrapeError as exc:
+        _fail(str(exc))
+    finally:
+        progress.close()
+        archive.close()
+
+
+class _Progress:
+    """How far a long job is: a bar (done/total, rate, time left) on a terminal, else a log line now and then."""
+
+    def __init__(self, label: str, *, every: int = 5000) -> None:
+        self.label = label
+        self.every = every
+        self.started = time.monotonic()
+        self.logged = 0
+        self.bar: Any = None
+        self.terminal = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        rate = done / max(time.monotonic() - self.started, 1e-6)
+        if self.terminal:
+            if self.bar is None:
+                self.bar = click.progressbar(
+                    length=total,
+                    label=self.label,
+                    file=sys.stderr,
+                    show_pos=True,
+                    show_eta=True,
+                    item_show_func=lambda item: item,
+                )
+                self.bar.render_progress()
+            self.bar.update(done - self.bar.pos, f"{rate:,.0f}/s")
+        elif done - self.logged >= self.every or (done == total and self.logged):
+            self.logged = done
+            left = (total - done) / rate if rate else 0
+            click.echo(f"{self.label}: {done:,} of {total:,} ({rate:,.0f}/s, {left:,.0f} s left)", err=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.render_finish()
+            self.bar = None
+
+
+@contextlib.contextmanager
+def _stoppable() -> Iterator[threading.Event]:
+    """A flag the first Ctrl-C sets, for a long job to end after its current item; a second Ctrl-C stops at once."""
+    stop = threading.Event()
+
+    def interrupt(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        click.echo("\nStopping after the current item (Ctrl-C again to stop at once).", err=True)
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S"]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@cli.command("export")
+@click.argument("kind", type=click.Choice(["warc", "wacz"]), metavar="warc|wacz")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@DB_OPTION
+@click.option("--site", help="Only this site's captures (a host as in `articles.site`, e.g. baigenews.kz).")
+@click.option("--since", type=click.DateTime(DATE_FORMATS), help="Only captures fetched at this time or later (UTC).")
+@click.option("--until", type=click.DateTime(DATE_FORMATS), help="Only captures fetched before this time (UTC).")
+def export_command(
+    kind: str, out: Path, db_path: Path, site: str | None, since: datetime | None, until: datetime | None
+) -> None:
+    """Write the archive's captures to OUT as WARC 1.1 (gzipped unless OUT ends in .warc) or as a WACZ package.
+
+    A response and its request per fetch, a revisit record where a payload repeats; a WACZ adds the CDXJ index
+    and pages.jsonl (each article's title), for ReplayWeb.page or pywb. Ctrl-C stops, keeping a whole file of
+    what was written. Exits 1 if nothing matched or a stored page was damaged.
+    """
+    from scraper.transfer import Format, export
+
+    archive = _existing_archive(db_path)
+    summary = _long_job(
+        archive,
+        f"Exporting to {out.name}",
+        lambda progress, stop: export(
+            archive,
+            out,
+            kind=Format(kind),
+            site=site,
+            since=_utc(since),
+            until=_utc(until),
+            on_progress=progress,
+            stop=stop,
+        ),
+    )
+    for key, why in summary.damaged:
+        click.echo(f"Error: left out page {key}: {why}", err=True)
+    if not summary.captures:
+        _fail(f"No stored captures in {db_path} match{f' site {site}' if site else ''} and that time; nothing written.")
+    what = f"{summary.responses:,} responses and {summary.revisits:,} revisits"
+    pages = f" ({summary.articles:,} articles in pages.jsonl)" if kind == "wacz" else ""
+    if summary.interrupted:
+        _fail(f"Interrupted: {out} holds the {what} written before the stop{pages}.")
+    click.echo(f"Exported {what} to {out}{pages}.", err=True)
+    sys.exit(1 if summary.damaged else 0)
+
+
+@cli.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path), metavar="FILE...")
+@DB_OPTION
+@PROFILE_OPTION
+def import_command(files: tuple[Path, ...], db_path: Path, profile_name: str | None) -> None:
+    """Add the captures of WARC, WARC.gz and WACZ files (any tool's) to the archive, in capture-time order.
+
+    Each HTML response is parsed as a crawl's would be (the site's profile, or --profile) into fetch rows, raw
+    pages, articles, versions and view readings; a capture already in the archive is not added again. A damaged
+    record is reported with its offset and skipped, and the command exits 1. Ctrl-C stops, keeping what was done.
+    """
+    from scraper.transfer import import_files
+
+    if profile_name:
+        try:
+            choose_profile("http://example.invalid/", profile_name)
+        except UsageError as exc:
+            _fail(str(exc), 2)
+    archive = _open_archive(db_path)
+    summary = _long_job(
+        archive,
+        "Importing",
+        lambda progress, stop: import_files(
+            archive, list(files), profile_name=profile_name, on_progress=progress, stop=stop
+        ),
+    )
+    for name, offset, why in summary.damaged:
+        click.echo(f"Error: skipped the damaged record at byte {offset:,} of {name}: {why}.", err=True)
+    skipped = ", ".join(f"{count:,} {why}" for why, count in sorted(summary.skipped.items()))
+    line = (
+        f"{summary.imported:,} captures imported from {summary.records:,} records"
+        f" ({summary.duplicates:,} already in the archive{'; skipped: ' + skipped if skipped else ''}):"
+        f" {summary.new_articles:,} new articles, {summary.new_versions:,} new versions,"
+        f" {summary.failed:,} pages without an article"
+    )
+    if summary.interrupted:
+        _fail(f"Interrupted: {line}; run the same import again to go on.")
+    click.echo(line + ".", err=True)
+    sys.exit(1 if summary.damaged else 0)
+
+
+@cli.group("storage")
+def storage_group() -> None:
+    """The raw pages' storage: re-encode an old archive's pages, check every page, show the figures."""
+
+
+@storage_group.command("migrate")
+@DB_OPTION
+@click.option("--batch", type=click.IntRange(1, 100_000), default=200, show_default=True, help="Pages per transaction.")
+@click.option(
+    "--vacuum",
+    is_flag=True,
+    help="Then rewrite the file to give the freed space back to the disk (needs the archive to itself).",
+)
+def storage_migrate_command(db_path: Path, batch: int, vacuum: bool) -> None:
+    """Re-encode pages stored before schema 6 (zlib, whole) as deltas and keyframes, oldest first.
+
+    Each batch commits whole: killing it at any moment loses nothing, and running it again goes on where it
+    stopped. Crawls may go on meanwhile. The file keeps its size (SQLite reuses the freed space for new
+    captures) unless --vacuum is given.
+    """
+    archive = _existing_archive(db_path)
+    summary = _long_job(
+        archive,
+        "Re-encoding pages",
+        lambda progress, stop: archive.pages.migrate(batch=batch, on_progress=progress, stop=stop),
+    )
+    for key in summary.damaged:
+        click.echo(f"Error: page {key} is damaged and was left as it is (see `scrape storage check`).", err=True)
+    message = f"Re-encoded {summary.converted:,} pages; {summary.remaining:,} left in the old format"
+    if summary.interrupted:
+        _fail(f"Interrupted: {message}; run `scrape storage migrate` again to go on.")
+    click.echo(message + ".", err=True)
+    if vacuum:
+        before = db_path.stat().st_size
+        with _open_archive(db_path) as again:
+            try:
+                again.connection.vacuum()
+            except StoreError as exc:
+                _fail(str(exc))
+        click.echo(f"Vacuumed {db_path}: {before:,} bytes before, {db_path.stat().st_size:,} after.", err=True)
+    sys.exit(1 if summary.damaged else 0)
+
+
+@storage_group.command("check")
+@DB_OPTION
+def storage_check_command(db_path: Path) -> None:
+    """Rebuild every stored page and compare it with its SHA-256; exit 1 naming each damaged one."""
+    archive = _existing_archive(db_path)
+    summary = _long_job(
+        archive, "Checking pages", lambda progress, stop: archive.pages.check(on_progress=progress, stop=stop)
+    )
+    for key, why in summary.damaged:
+        click.echo(f"Error: page {key}: {why}", err=True)
+    if summary.interrupted:
+        _fail(f"Interrupted after {summary.checked:,} pages ({len(summary.damaged):,} damaged so far).")
+    click.echo(f"{summary.checked:,} pages checked, {len(summary.damaged):,} damaged.", err=True)
+    sys.exit(1 if summary.damaged else 0)
+
+
+@storage_group.command("stats")
+@DB_OPTION
+def storage_stats_command(db_path: Path) -> None:
+    """Print the raw pages' figures as JSON: pages, stored and page bytes by codec, dictionaries."""
+    with _existing_archive(db_path) as archive:
+        click.echo(json.dumps(archive.pages.stats(), indent=2))
 
 
 @cli.command("crawl")
@@ -559,14 +814,7 @@ def demo_command(db_path: Path, port: int, no_serve: bool) -> None:
 
 
 @cli.command("serve")
-@click.option(
-    "--db",
-    "db_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=settings.DEFAULT_DB_PATH,
-    show_default=True,
-    help="The archive to browse (read-only).",
-)
+@db_option("The archive to browse (read-only).")
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
@@ -580,8 +828,16 @@ def demo_command(db_path: Path, port: int, no_serve: bool) -> None:
     help="Browse every archive in this folder (the one per site `scrape writer` writes) instead of --db.",
 )
 @click.option("--show-command", is_flag=True, help="Print the equivalent plain `datasette` command line and exit.")
+@click.option(
+    "--replay-url",
+    metavar="TEMPLATE",
+    help="Link each article version to its capture in a replay tool: a URL with {url} (or {url_encoded}) and "
+    "{timestamp}, e.g. http://127.0.0.1:8080/archive/{timestamp}/{url} for pywb (see docs/storage.md).",
+)
 @click.pass_context
-def serve_command(ctx: click.Context, db_path: Path, port: int, archives: Path | None, show_command: bool) -> None:
+def serve_command(
+    ctx: click.Context, db_path: Path, port: int, archives: Path | None, show_command: bool, replay_url: str | None
+) -> None:
     """Browse the archive in Datasette on 127.0.0.1, read-only, while crawls keep writing to it.
 
     Articles newest first with facets and search, article pages with the view-count
@@ -591,19 +847,27 @@ def serve_command(ctx: click.Context, db_path: Path, port: int, archives: Path |
     """
     import shlex
 
+    from scraper.serve.article import REPLAY_URL_ENV, check_replay_template
     from scraper.serve.server import archives_in, check_archive, check_port, datasette_args, serve
 
     if archives is not None and ctx.get_parameter_source("db_path") == click.core.ParameterSource.COMMANDLINE:
         _fail("Give --db or --archives, not both.", 2)
+    if replay_url is not None:
+        try:
+            os.environ[REPLAY_URL_ENV] = check_replay_template(replay_url)
+        except ValueError as exc:
+            _fail(str(exc), 2)
     try:
         served: Path | list[Path] = db_path
         if archives is not None:
             served = archives_in(archives)
         if show_command:
-            click.echo(shlex.join(["datasette", *datasette_args(served, port=port)]))
+            prefix = f"{REPLAY_URL_ENV}={shlex.quote(replay_url)} " if replay_url else ""
+            click.echo(prefix + shlex.join(["datasette", *datasette_args(served, port=port)]))
             return
         if isinstance(served, Path):
             check_archive(served)
+            _upgrade_for_serving(served)
         check_port("127.0.0.1", port)
         if port:
             what = f"{len(served)} archives of {archives}" if isinstance(served, list) else str(served)
@@ -613,6 +877,104 @@ def serve_command(ctx: click.Context, db_path: Path, port: int, archives: Path |
         _fail(str(exc))
     except click.ClickException as exc:
         _fail(exc.format_message())
+
+
+@cli.command("search")
+@click.argument("query")
+@db_option("The archive to search (read-only).")
+@click.option("--site", metavar="HOST", help="Only articles of this site (baigenews.kz; www. does not matter).")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Only articles published on this day (YYYY-MM-DD, the site's calendar) or later.",
+)
+@click.option(
+    "--until", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only articles published on this day or before."
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, settings.SEARCH_MAX_LIMIT),
+    default=settings.SEARCH_DEFAULT_LIMIT,
+    show_default=True,
+    help="Articles to show, and as many found only in earlier versions.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
+def search_command(
+    query: str,
+    db_path: Path,
+    site: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Search the archive's articles and their earlier versions for QUERY.
+
+    Words match their forms in Russian, Kazakh and English (Токаев finds Токаева), ё as е; "quoted words"
+    match as a phrase, exactly; -word leaves a word out, word* matches a prefix, a OR b either. Prints the
+    best articles first with a snippet ([marked] words), then articles that had the words only in an
+    earlier version. Exits 0 whether or not anything matched, 1 if the archive cannot be read.
+    """
+    from scraper.search.find import filters, search
+    from scraper.store.search import open_reader
+
+    try:
+        conn = open_reader(db_path)
+    except StoreError as exc:
+        _fail(str(exc))
+    try:
+        results = search(
+            conn,
+            query,
+            filters(site, since.date() if since else None, until.date() if until else None),
+            limit=limit,
+        )
+    except StoreError as exc:
+        _fail(str(exc))
+    finally:
+        conn.close()
+    if as_json:
+        click.echo(json.dumps(results.to_record(), ensure_ascii=False, indent=2))
+    else:
+        _print_hits(results.hits)
+        if results.earlier:
+            click.echo("Only in an earlier version:")
+            _print_hits(results.earlier)
+    shown = len(results.hits)
+    if results.query.truncated:
+        click.echo(f"Only the first {settings.SEARCH_MAX_WORDS} words were searched.", err=True)
+    if results.query.empty:
+        click.echo("Nothing to search for: the query has no words.", err=True)
+    else:
+        total = results.total
+        matched = f"{'More than ' if total.more else ''}{total.articles:,} " + (
+            "article matches" if total.articles == 1 and not total.more else "articles match"
+        )
+        earlier = len(results.earlier)
+        also = f", and {earlier} found only in {'an earlier version' if earlier == 1 else 'earlier versions'}"
+        click.echo(f"{matched}; {shown} shown{also if earlier else ''}.", err=True)
+
+
+def _print_hits(hits: list[Any]) -> None:
+    for number, hit in enumerate(hits, 1):
+        click.echo(f"{number}. {hit.title.bracketed() or hit.url}")
+        click.echo(f"   {hit.site} · {(hit.published_at or 'no date')[:10]} · {hit.url}")
+        if hit.note:
+            click.echo(f"   {hit.note}")
+        if hit.snippet.text:
+            click.echo(f"   {hit.snippet.bracketed()}")
+
+
+def _upgrade_for_serving(db_path: Path) -> None:
+    """An archive of an older schema is brought up to date before Datasette reads it (the search page needs
+    the current search indexes); one that cannot be written is served as it is, with a warning."""
+    from scraper.store import upgrade
+
+    try:
+        if upgrade(db_path):
+            click.echo(f"Brought {db_path} up to the current schema (search indexes).", err=True)
+    except StoreError as exc:
+        click.echo(f"Warning: {exc} Serving it as it is; the search page needs the current schema.", err=True)
 
 
 @cli.command("backup")

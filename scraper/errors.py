@@ -15,6 +15,8 @@ ScrapeError
 ├── ConfigError           a broken schedule or profile file (has .path and .key)
 ├── StoreError            the archive cannot be opened or written (has .path)
 │   └── NotAnArchive      a SQLite file of another application, refused
+├── CorruptPage           a stored raw page whose bytes do not come back exactly (has .path): not the archive
+├── ArchiveFileError      a WARC or WACZ file that cannot be read or written (has .path)
 ├── BrokerError           the broker (Redis) of the distributed mode cannot be reached or used
 └── LockedError           another process already holds a lock (has .path)
     ├── SchedulerLocked   another scheduler serves this archive (or this broker)
@@ -152,6 +154,22 @@ class NotAnArchive(StoreError):
             "it was not changed. Choose another --db.",
             path=path,
         )
+
+
+class CorruptPage(ScrapeError):
+    """A stored raw page that cannot be rebuilt bit-exact (damaged bytes, a lost base): that page, not the archive."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class ArchiveFileError(ScrapeError):
+    """A WARC or WACZ file that cannot be read or written as asked."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class BrokerError(ScrapeError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -89,9 +89,13 @@ def _reason(exc: Exception, default: str) -> str:
     return str(exc).strip().rstrip(".") or default
 
 
-def _kept_headers(headers: httpx.Headers) -> dict[str, str]:
-    """The response headers to keep with the page: all but those that carry secrets (cookies, credentials)."""
-    return {name: value for name, value in headers.items() if name.lower() not in _SECRET_RESPONSE_HEADERS}
+#: The headers of every request (besides Host), as `scrape export` also writes them in WARC request records.
+REQUEST_HEADERS = {
+    "User-Agent": settings.USER_AGENT,
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Accept-Encoding": "gzip, deflate, br",
+    "Accept-Language": "ru,kk;q=0.9,en;q=0.8",
+}
 
 
 def _head_sent(callback: Callable[[], Awaitable[None]]) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
@@ -104,7 +108,19 @@ def _head_sent(callback: Callable[[], Awaitable[None]]) -> Callable[[str, dict[s
     return trace
 
 
-def _media_type(content_type: str) -> str:
+def kept_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The response headers to keep with a page, names lower-cased and repeats joined with ", " as httpx joins
+    them: all but those that carry secrets (cookies, credentials)."""
+    kept: dict[str, str] = {}
+    for name, value in headers:
+        key = name.lower()
+        if key not in _SECRET_RESPONSE_HEADERS:
+            kept[key] = f"{kept[key]}, {value}" if key in kept else value
+    return kept
+
+
+def media_type(content_type: str) -> str:
+    """The media type of a Content-Type value, lower-cased (text/html of `text/html; charset=utf-8`)."""
     return content_type.split(";", 1)[0].strip().lower()
 
 
@@ -132,12 +148,7 @@ class Fetcher:
             timeout=httpx.Timeout(
                 self.policy.read_timeout, connect=self.policy.connect_timeout, pool=self.policy.total_timeout
             ),
-            headers={
-                "User-Agent": self.policy.user_agent,
-                "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
-                "Accept-Encoding": "gzip, deflate, br",
-                "Accept-Language": "ru,kk;q=0.9,en;q=0.8",
-            },
+            headers={**REQUEST_HEADERS, "User-Agent": self.policy.user_agent},
             trust_env=False,
         )
 
@@ -281,12 +292,12 @@ class Fetcher:
                 url=url,
                 final_url=current,
                 status=response.status_code,
-                headers=_kept_headers(response.headers),
+                headers=kept_headers(response.headers.multi_items()),
                 body=body,
                 text=text,
                 encoding=encoding,
                 encoding_source=encoding_source,
-                content_type=_media_type(content_type),
+                content_type=media_type(content_type),
                 fetched_at=datetime.now(UTC),
                 elapsed_ms=round((time.perf_counter() - started) * 1000),
             )

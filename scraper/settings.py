@@ -58,8 +58,27 @@ SERVE_PORT = 8001
 # Storage.
 #: Seconds a writer waits for another writer's lock before giving up.
 BUSY_TIMEOUT_S = 30.0
-#: Raw pages are kept zlib-compressed at this level (6 is zlib's speed/size sweet spot).
-PAGE_COMPRESSION_LEVEL = 6
+#: A capture is stored as a zstandard delta against the previous capture of its URL, and every this many
+#: captures as a whole page (a keyframe), so reading one never decodes more than this many frames.
+KEYFRAME_INTERVAL = 32
+#: zstandard levels: keyframes with the site's dictionary (7 costs what zlib 6 did and is a quarter of its size),
+#: keyframes without one (a site's first pages), and deltas (a few dozen bytes at any level: 3 is the fastest).
+DICTIONARY_LEVEL = 7
+KEYFRAME_LEVEL = 9
+DELTA_LEVEL = 3
+#: A site's dictionary is first trained on its first this many keyframes, and again each time the count grows
+#: fourfold (at most every DICTIONARY_RETRAIN_MAX keyframes): the site's boilerplate as it is now.
+DICTIONARY_FIRST_TRAINING = 16
+DICTIONARY_RETRAIN_MAX = 8192
+#: The latest keyframes a dictionary is trained on (32 do as well as 64 on news pages, in half the memory),
+#: and its size (zstd's default maximum, 110 KiB).
+DICTIONARY_SAMPLES = 32
+DICTIONARY_BYTES = 112_640
+#: Decoded pages kept in memory per open archive (the base of a URL's next delta): a crawl's memory grows by this
+#: much at most. Jobs that read every page in capture order (export, check, reparse, migrate) keep more, so that
+#: the base of each delta is still there when it is read: a miss costs a walk down its chain.
+PAGE_CACHE_BYTES = 8 * 1024 * 1024
+SCAN_CACHE_BYTES = 64 * 1024 * 1024
 
 #: Caps on stored text fields, so one hostile page cannot bloat the archive.
 MAX_TITLE_CHARS = 2_000
@@ -68,6 +87,28 @@ MAX_BODY_CHARS = 2_000_000
 
 #: Time zone of a site whose profile names none, and of a schedule's trigger that names none.
 DEFAULT_TIMEZONE = "UTC"
+
+# Search.
+#: The longest search text read, and the most words searched: a pasted page becomes a bounded query.
+SEARCH_MAX_CHARS = 2_000
+SEARCH_MAX_WORDS = 32
+#: Articles a search shows when the reader asks for no number, and the most it shows.
+SEARCH_DEFAULT_LIMIT = 20
+SEARCH_MAX_LIMIT = 500
+#: When more articles match than this, bm25 ranks the most recently archived this many of them (ranking every
+#: match of a common word on a large archive takes a second); more words or a filter rank among older ones.
+SEARCH_RANK_WINDOW = 500
+#: Matches are counted up to this ("more than 1,000 articles match").
+SEARCH_COUNT_CAP = 1_000
+#: A filter (site, days) that keeps at most this many articles is applied as the set of their rowids; a wider
+#: one is tested on each match's row, newest first, until enough pass.
+SEARCH_SCOPE_SET = 10_000
+#: Earlier versions considered for "found only in an earlier version": the most recently captured this many
+#: of those that match.
+SEARCH_EARLIER_WINDOW = 500
+#: A search of Datasette's articles table that matches more articles than this lists its rows (newest first)
+#: without counting or faceting them: on a large archive each facet of a common word takes a second.
+SEARCH_TABLE_FACET_LIMIT = 2_000
 
 # Distributed mode (scrape worker / writer, --redis).
 #: Seconds a process may stay silent before the broker gives the messages it holds to another process

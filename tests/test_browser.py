@@ -355,6 +355,45 @@ def test_cyrillic_search_finds_rows(served: Served, watched: Watched, shots: Pat
     assert any("Токаев" in title for title in titles)
 
 
+def test_an_inflected_word_in_the_search_box_shows_the_article_with_a_marked_snippet(
+    served: Served, watched: Watched, shots: Path, built: Path
+) -> None:
+    # The edited article's new paragraph says "…новым абзацем."; a reader types the plural, "абзацы".
+    assert "абзацем" in EDITED_PARAGRAPH
+    page = watched.open(served.url("/archive/articles"), None)
+    page.fill("input#_search", "абзацы")
+    page.press("input#_search", "Enter")
+    page.wait_for_load_state("load")
+    page.screenshot(path=str(shots / "search-inflected.png"), full_page=True)
+    rows = page.locator("table.rows-and-columns tbody tr")
+    assert rows.count() == 1
+    assert rows.locator("td.col-title").inner_text() == EDITED_TITLE
+    assert rows.locator("td.col-body_text mark").all_inner_texts() == ["абзацем"]
+    # Marked visibly: the <mark> has a background of its own.
+    background = page.evaluate("getComputedStyle(document.querySelector('td.col-body_text mark')).backgroundColor")
+    assert background not in ("rgba(0, 0, 0, 0)", "transparent")
+    # From there, the search page: the same article, ranked, with its snippet marked.
+    page.click("p.archive-search-link a")
+    page.wait_for_load_state("load")
+    page.screenshot(path=str(shots / "search-page.png"), full_page=True)
+    assert page.locator("a.archive-hit-title").all_inner_texts() == [EDITED_TITLE]
+    assert page.locator(".archive-hits .archive-snippet mark").all_inner_texts() == ["абзацем"]
+    assert watched.csp_refusals() == [] and watched.errors == []
+
+
+def test_the_search_page_finds_a_headline_an_edit_replaced(
+    served: Served, watched: Watched, shots: Path, built: Path
+) -> None:
+    url = article_url(built, EDITED)
+    original = rows(built, "SELECT title FROM article_versions WHERE url = ? AND version = 1", url)[0]["title"]
+    page = watched.open(served.url("/archive/-/search?q=" + quote(f'"{original}"')), shots / "search-earlier.png")
+    assert page.locator(".archive-hits-earlier a.archive-hit-title").all_inner_texts() == [original]
+    note = page.locator(".archive-hits-earlier .archive-hit-note").inner_text()
+    changed = rows(built, "SELECT captured_at FROM article_versions WHERE url = ? AND version = 2", url)[0]
+    assert note == f"in version 1, removed on {changed['captured_at'][:10]}"
+    assert watched.csp_refusals() == [] and watched.errors == []
+
+
 def test_article_page_shows_the_article(served: Served, watched: Watched, shots: Path, built: Path) -> None:
     url = article_url(built, EDITED)
     stored = rows(built, "SELECT * FROM articles WHERE url = ?", url)[0]
@@ -391,6 +430,7 @@ def test_hostile_article_runs_no_script(served: Served, watched: Watched, shots:
         "hostile-article.png": row_path,
         "hostile-table.png": "/archive/articles",
         "hostile-search.png": "/archive/articles?_search=" + quote("ЗЛОЙ"),
+        "hostile-search-page.png": "/archive/-/search?q=" + quote("ЗЛОЙ"),
         "hostile-edits.png": "/archive/edited_after_publication",
         "hostile-versions.png": "/archive/article_versions",
         "hostile-row.png": "/archive/article_versions/" + tilde_encode(str(_version_id(served, 2))),
@@ -443,6 +483,7 @@ def test_the_xss_corpus_runs_nothing_anywhere(served: Served, watched: Watched, 
     pages = [
         "/archive/articles?_size=100&_sort_desc=views",
         "/archive/articles?_search=XSSPAYLOAD&_size=100",
+        "/archive/-/search?q=XSSPAYLOAD&_size=100",
         "/archive/article_versions?_size=100",
         "/archive/edited_after_publication",
         "/archive/most_viewed_7d",

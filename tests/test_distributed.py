@@ -33,6 +33,7 @@ from scraper.distributed.runs import RunClient
 from scraper.errors import BrokerError
 from scraper.models import FrontierItem, Page, Purpose
 from scraper.pipeline import assess, choose_profile
+from scraper.store import SCHEMA_VERSION
 
 from . import brokered
 from .conftest import ROOT, ServedSite
@@ -353,8 +354,9 @@ def test_a_writer_killed_mid_batch_writes_each_delivery_once(cluster: Cluster, t
         keys.append(f"key-{index}")
         broker.send(Queue.DELIVERIES, encode(Delivery(keys[-1], "site_a", 1, source, None, outcome)))
     broker.close()
-    # Commits 1-4 create the new archive's schema; 5 and 6 write two deliveries; it dies in the 7th.
-    doomed = cluster.writer(kill_in_commit=7)
+    # The first SCHEMA_VERSION commits create the new archive's schema (one per migration); the next two write
+    # two deliveries; it dies in the one after.
+    doomed = cluster.writer(kill_in_commit=SCHEMA_VERSION + 3)
     doomed.process.wait(timeout=60)
     assert doomed.process.returncode == -9
     db = cluster.archives / "site_a.db"

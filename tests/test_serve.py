@@ -262,13 +262,15 @@ def test_every_table_and_column_is_described(archive: Path, client: DatasetteCli
     described = plugin.archive_metadata()["tables"]
     for table in tables:
         name = table["name"]
-        if name.startswith("articles_fts"):
-            assert table["hidden"]  # the full-text index is an implementation detail
+        if name.startswith(("articles_fts", "versions_fts")):
+            assert table["hidden"]  # the full-text indexes are an implementation detail
             continue
         assert described.get(name, {}).get("description"), f"table {name} has no description"
         columns = [row["name"] for row in rows(archive, f"PRAGMA table_info({name})")]
         missing = [column for column in columns if column not in described[name].get("columns", {})]
         assert not missing, f"{name}: columns without a description in scraper/serve/metadata.yaml: {missing}"
+    for view in get_json(client, "/archive.json")["views"]:
+        assert described.get(view["name"], {}).get("description"), f"view {view['name']} has no description"
     hidden = {table["name"] for table in tables if table["hidden"]}
     assert {"pages", "frontier", "url_aliases"} <= hidden
     assert {"articles", "article_versions", "view_counts", "fetches", "crawl_runs"}.isdisjoint(hidden)

@@ -34,7 +34,7 @@ CREATE TABLE pages (
     headers TEXT,
     size INTEGER NOT NULL,
     body BLOB NOT NULL
-);
+, codec TEXT NOT NULL DEFAULT 'zlib', base TEXT, depth INTEGER NOT NULL DEFAULT 0, dictionary INTEGER, site TEXT);
 CREATE TABLE articles (
     url TEXT PRIMARY KEY,
     site TEXT NOT NULL,
@@ -118,29 +118,6 @@ CREATE TABLE url_aliases (
     alias TEXT PRIMARY KEY,
     url TEXT NOT NULL REFERENCES articles(url)
 );
-CREATE VIRTUAL TABLE articles_fts USING fts5(
-    title, lead, body_text,
-    content="articles",
-    tokenize='unicode61 remove_diacritics 2'
-);
-CREATE TABLE 'articles_fts_data'(id INTEGER PRIMARY KEY, block BLOB);
-CREATE TABLE 'articles_fts_idx'(segid, term, pgno, PRIMARY KEY(segid, term)) WITHOUT ROWID;
-CREATE TABLE 'articles_fts_docsize'(id INTEGER PRIMARY KEY, sz BLOB);
-CREATE TABLE 'articles_fts_config'(k PRIMARY KEY, v) WITHOUT ROWID;
-CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN
-    INSERT INTO articles_fts (rowid, title, lead, body_text)
-    VALUES (new.rowid, new.title, new.lead, new.body_text);
-END;
-CREATE TRIGGER articles_ad AFTER DELETE ON articles BEGIN
-    INSERT INTO articles_fts (articles_fts, rowid, title, lead, body_text)
-    VALUES ('delete', old.rowid, old.title, old.lead, old.body_text);
-END;
-CREATE TRIGGER articles_au AFTER UPDATE OF title, lead, body_text ON articles BEGIN
-    INSERT INTO articles_fts (articles_fts, rowid, title, lead, body_text)
-    VALUES ('delete', old.rowid, old.title, old.lead, old.body_text);
-    INSERT INTO articles_fts (rowid, title, lead, body_text)
-    VALUES (new.rowid, new.title, new.lead, new.body_text);
-END;
 CREATE TABLE frontier (
     schedule TEXT NOT NULL,
     url TEXT NOT NULL,
@@ -181,7 +158,80 @@ CREATE INDEX fetches_failed ON fetches(url, status, error_kind, fetched_at, erro
 CREATE TABLE deliveries (
     key TEXT PRIMARY KEY,
     applied_at TEXT NOT NULL
-);"""
+);
+CREATE VIEW search_articles AS
+    SELECT rowid AS rowid, replace(replace(title, 'ё', 'е'), 'Ё', 'Е') AS title, replace(replace(lead, 'ё', 'е'), 'Ё', 'Е') AS lead, replace(replace(body_text, 'ё', 'е'), 'Ё', 'Е') AS body_text FROM articles;
+CREATE VIRTUAL TABLE articles_fts USING fts5(
+    title, lead, body_text,
+    content="search_articles",
+    tokenize='unicode61 remove_diacritics 2'
+);
+CREATE TABLE 'articles_fts_data'(id INTEGER PRIMARY KEY, block BLOB);
+CREATE TABLE 'articles_fts_idx'(segid, term, pgno, PRIMARY KEY(segid, term)) WITHOUT ROWID;
+CREATE TABLE 'articles_fts_docsize'(id INTEGER PRIMARY KEY, sz BLOB);
+CREATE TABLE 'articles_fts_config'(k PRIMARY KEY, v) WITHOUT ROWID;
+CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN
+    INSERT INTO articles_fts (rowid, title, lead, body_text)
+    SELECT rowid, title, lead, body_text FROM search_articles WHERE rowid = new.rowid;
+END;
+CREATE TRIGGER articles_bd BEFORE DELETE ON articles BEGIN
+    INSERT INTO articles_fts (articles_fts, rowid, title, lead, body_text)
+    SELECT 'delete', rowid, title, lead, body_text FROM search_articles WHERE rowid = old.rowid;
+END;
+CREATE TRIGGER articles_bu BEFORE UPDATE OF title, lead, body_text ON articles BEGIN
+    INSERT INTO articles_fts (articles_fts, rowid, title, lead, body_text)
+    SELECT 'delete', rowid, title, lead, body_text FROM search_articles WHERE rowid = old.rowid;
+END;
+CREATE TRIGGER articles_au AFTER UPDATE OF title, lead, body_text ON articles BEGIN
+    INSERT INTO articles_fts (rowid, title, lead, body_text)
+    SELECT rowid, title, lead, body_text FROM search_articles WHERE rowid = new.rowid;
+END;
+CREATE VIEW search_versions AS
+    SELECT id, url, version, replace(replace(title, 'ё', 'е'), 'Ё', 'Е') AS title, replace(replace(lead, 'ё', 'е'), 'Ё', 'Е') AS lead, replace(replace(body_text, 'ё', 'е'), 'Ё', 'Е') AS body_text FROM article_versions;
+CREATE VIEW search_earlier_versions AS
+    SELECT id, title, lead, body_text FROM search_versions v
+    WHERE EXISTS (SELECT 1 FROM article_versions later WHERE later.url = v.url AND later.version > v.version);
+CREATE VIRTUAL TABLE versions_fts USING fts5(
+    title, lead, body_text,
+    content="search_earlier_versions",
+    content_rowid="id",
+    tokenize='unicode61 remove_diacritics 2'
+);
+CREATE TABLE 'versions_fts_data'(id INTEGER PRIMARY KEY, block BLOB);
+CREATE TABLE 'versions_fts_idx'(segid, term, pgno, PRIMARY KEY(segid, term)) WITHOUT ROWID;
+CREATE TABLE 'versions_fts_docsize'(id INTEGER PRIMARY KEY, sz BLOB);
+CREATE TABLE 'versions_fts_config'(k PRIMARY KEY, v) WITHOUT ROWID;
+CREATE TRIGGER versions_ai AFTER INSERT ON article_versions BEGIN
+    INSERT INTO versions_fts (rowid, title, lead, body_text)
+    SELECT id, title, lead, body_text FROM search_versions v
+    WHERE v.url = new.url AND v.version < new.version
+        AND NOT EXISTS (SELECT 1 FROM versions_fts_docsize d WHERE d.id = v.id);
+END;
+CREATE TRIGGER versions_bd BEFORE DELETE ON article_versions
+WHEN EXISTS (SELECT 1 FROM versions_fts_docsize d WHERE d.id = old.id) BEGIN
+    INSERT INTO versions_fts (versions_fts, rowid, title, lead, body_text)
+    SELECT 'delete', id, title, lead, body_text FROM search_versions WHERE id = old.id;
+END;
+CREATE TRIGGER versions_bu BEFORE UPDATE OF title, lead, body_text ON article_versions
+WHEN EXISTS (SELECT 1 FROM versions_fts_docsize d WHERE d.id = old.id) BEGIN
+    INSERT INTO versions_fts (versions_fts, rowid, title, lead, body_text)
+    SELECT 'delete', id, title, lead, body_text FROM search_versions WHERE id = old.id;
+END;
+CREATE TRIGGER versions_au AFTER UPDATE OF title, lead, body_text ON article_versions
+WHEN EXISTS (SELECT 1 FROM article_versions later WHERE later.url = new.url AND later.version > new.version) BEGIN
+    INSERT INTO versions_fts (rowid, title, lead, body_text)
+    SELECT id, title, lead, body_text FROM search_versions WHERE id = new.id;
+END;
+CREATE INDEX pages_keyframes ON pages(site) WHERE codec IN ('zstd', 'dict');
+CREATE TABLE page_dictionaries (
+    id INTEGER PRIMARY KEY,
+    site TEXT NOT NULL,
+    trained_at TEXT NOT NULL,
+    keyframes INTEGER NOT NULL,
+    samples INTEGER NOT NULL,
+    dictionary BLOB NOT NULL
+);
+CREATE INDEX page_dictionaries_site ON page_dictionaries(site, id);"""
 
 
 def make_page(html: str, *, url: str = SEED_URL, at: datetime = T0, status: int = 200) -> Page:

@@ -26,6 +26,10 @@ OWNERS: dict[str, str | tuple[str, ...]] = {
     "brotli": ("scraper.decompress", "scraper.demosite.server"),
     "charset_normalizer": "scraper.charset",
     "re2": "scraper.patterns",
+    "zstandard": "scraper.store.pages",
+    "warcio": "scraper.warc",
+    "cdxj_indexer": "scraper.wacz",
+    "Stemmer": "scraper.search.analysis",
     # The distributed mode's queues (Dramatiq) and shared state (Redis) live behind one module.
     "dramatiq": "scraper.distributed.broker",
     "redis": "scraper.distributed.broker",

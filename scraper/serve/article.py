@@ -8,7 +8,9 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from scraper.sanitize import sanitize_html
 from scraper.serve.chart import Chart, view_chart
@@ -19,6 +21,10 @@ SHORT_FIELDS = frozenset({"title", "author", "published_at", "modified_at"})
 MAX_VERSIONS = 50
 #: The view chart reads at most this many readings, the latest ones.
 MAX_READINGS = 5000
+#: Holds the replay URL template (`scrape serve --replay-url`): each version then links to its capture replayed
+#: in pywb or ReplayWeb.page. {url} is the captured URL as it is, {url_encoded} percent-encoded, {timestamp}
+#: the capture time as 14 digits (UTC).
+REPLAY_URL_ENV = "SCRAPE_REPLAY_URL"
 
 # nh3 writes every attribute as name="value" with '"' escaped, so an <img> of its output is exactly this.
 _IMG = re.compile(r'<img((?:\s+[a-zA-Z-]+="[^"]*")*)\s*/?>')
@@ -91,6 +97,25 @@ def http_link(value: object) -> str | None:
         return None
     stripped = value.strip()
     return stripped if re.match(r"(?i)https?://[^\s]+$", stripped) else None
+
+
+def check_replay_template(template: str) -> str:
+    """Return `template` if it can make replay links: an http(s) URL naming {url} or {url_encoded}; else ValueError."""
+    if not re.match(r"(?i)https?://[^\s]+$", template.strip()):
+        raise ValueError(f"The replay URL {template!r} is not an http(s) URL.")
+    if "{url}" not in template and "{url_encoded}" not in template:
+        raise ValueError(f"The replay URL {template!r} names neither {{url}} nor {{url_encoded}}.")
+    return template.strip()
+
+
+def replay_link(template: str, url: str, captured_at: str) -> str | None:
+    """The replay address of the capture of `url` at `captured_at` (ISO), or None if it would not be an http(s) URL."""
+    try:
+        stamp = datetime.fromisoformat(captured_at).astimezone(UTC).strftime("%Y%m%d%H%M%S")
+    except ValueError:
+        return None
+    link = template.replace("{timestamp}", stamp).replace("{url_encoded}", quote(url, safe="")).replace("{url}", url)
+    return http_link(link)
 
 
 def safe_body(body_html: str, base_url: str | None) -> str:

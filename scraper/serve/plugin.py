@@ -1,4 +1,4 @@
-"""The archive's Datasette plugin: article pages, a publication-day facet, compact cells, home guide, safe headers."""
+"""The archive's Datasette plugin: article pages, search, a day facet, compact cells, home guide, safe headers."""
 
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ import markupsafe
 from datasette import hookimpl
 from datasette.database import QueryInterrupted
 from datasette.facets import Facet
+from datasette.filters import FilterArguments
 from datasette.utils import (
     StartupError,
-    escape_fts,
     escape_sqlite,
     parse_metadata,
     path_with_added_args,
@@ -34,7 +34,17 @@ from datasette.utils import (
 )
 from datasette.utils.asgi import Response
 
-from scraper.serve.article import MAX_READINGS, MAX_VERSIONS, build_article
+from scraper import settings
+from scraper.serve import search
+from scraper.serve.article import (
+    MAX_READINGS,
+    MAX_VERSIONS,
+    REPLAY_URL_ENV,
+    build_article,
+    check_replay_template,
+    replay_link,
+)
+from scraper.store.search import has_search_index
 
 HERE = Path(__file__).resolve().parent
 METADATA_FILE = HERE / "metadata.yaml"
@@ -72,6 +82,11 @@ def _hook(function: _Hook) -> _Hook:
     return cast(_Hook, hookimpl(function))
 
 
+def _hook_last(function: _Hook) -> _Hook:
+    """A hook that runs after every other plugin's, Datasette's own included."""
+    return cast(_Hook, hookimpl(trylast=True)(function))
+
+
 @dataclass
 class _State:
     """What startup learnt about one Datasette instance's databases."""
@@ -99,6 +114,12 @@ def archive_metadata() -> dict[str, Any]:
 @_hook
 def startup(datasette: Any) -> Callable[[], Awaitable[None]]:
     async def find_archives() -> None:
+        template = os.environ.get(REPLAY_URL_ENV, "").strip()
+        if template:
+            try:
+                check_replay_template(template)
+            except ValueError as exc:
+                raise StartupError(f"{exc} ({REPLAY_URL_ENV})") from None
         # Asked before this instance has a state, so this is only what -m (and other plugins) describe.
         described = set((datasette.metadata("databases") or {}).keys())
         archives = set()
@@ -130,7 +151,8 @@ def get_metadata(datasette: Any, key: str | None, database: str | None, table: s
     return {"databases": dict(state.supplied)}
 
 
-@_hook
+# Last, so the archive's escape_fts replaces the one Datasette's own prepare_connection registers.
+@_hook_last
 def prepare_connection(conn: Any, database: str, datasette: Any) -> None:
     # Datasette's connections only read. Mapped, the pages of a large archive come from the OS page cache without
     # a system call each: a search that counts and facets 8,000 matching rows takes a third less time. A reader
@@ -144,6 +166,10 @@ def prepare_connection(conn: Any, database: str, datasette: Any) -> None:
     # printf and format refuse widths and precisions no value could hold.
     for name in ("printf", "format"):
         conn.create_function(name, -1, bounded_printf, deterministic=True)
+    # The search box of an archive's tables (`?_search=`) reads words with their forms, ё as е, phrases in
+    # quotes, and never fails on what a reader types: Datasette's table search calls escape_fts(:search).
+    if has_search_index(conn):
+        conn.create_function("escape_fts", 1, search.escape_fts, deterministic=True)
 
 
 #: One %-directive of printf: flags, width (digits or *), precision (digits or *), conversion.
@@ -242,6 +268,20 @@ class DayFacet(Facet):  # type: ignore[misc]  # Datasette ships no types
         return results, timed_out
 
 
+def _hook_first(function: _Hook) -> _Hook:
+    """A hook that runs before every other plugin's, Datasette's own included."""
+    return cast(_Hook, hookimpl(tryfirst=True)(function))
+
+
+# First, so its clause comes before Datasette's search clause in the table query (SQLite walks the first).
+@_hook_first
+def filters_from_request(request: Any, database: str, table: str, datasette: Any) -> Any:
+    if table != "articles" or database not in _state(datasette).archives:
+        return None
+    clauses, params, descriptions = search.window_filter(search.SEARCHING.get())
+    return FilterArguments(clauses, params, descriptions) if clauses else None
+
+
 @_hook
 def register_facet_classes() -> list[type]:
     return [DayFacet]
@@ -257,11 +297,16 @@ def render_cell(row: Any, value: Any, column: str, table: str | None, database: 
         columns = row.keys()
         if table not in ("articles", None) or "url" not in columns or not isinstance(row["url"], str):
             return None
-        # A title links to its article page, in the table and in canned query results alike.
+        # A title links to its article page, in the table and in canned query results alike; under a search
+        # of the articles table its searched words are marked.
         href = datasette.urls.row(database, "articles", tilde_encode(row["url"]))
-        return markupsafe.Markup('<a class="archive-title-link" href="{}">{}</a>').format(href, value)
+        shown = search.title_html(search.SEARCHING.get() if table == "articles" else None, value)
+        return markupsafe.Markup('<a class="archive-title-link" href="{}">{}</a>').format(href, shown)
     if column in HTML_COLUMNS and isinstance(value, str) and database in _state(datasette).archives:
         return f"{len(value):,} characters of sanitized HTML (rendered on the article page)"
+    searching = search.SEARCHING.get()
+    if searching is not None and table == "articles":
+        return search.table_cell(searching, column, value)
     return None
 
 
@@ -273,7 +318,22 @@ def extra_template_vars(
         return lambda: _guide(datasette, request)
     if view_name == "row" and table == "articles" and database in _state(datasette).archives:
         return lambda: _article(datasette, database, request)
+    if view_name == "table" and table == "articles" and database in _state(datasette).archives and request:
+        text = request.args.get("_search") or ""
+        return lambda: _table_search(datasette, database, text)
     return None
+
+
+async def _table_search(ds: Any, database: str, text: str) -> dict[str, Any]:
+    """For the articles table: the search page of the same words (ranked, with snippets and earlier versions),
+    and whether this search matched too many articles to count and facet here."""
+    searching = search.SEARCHING.get()
+    return {
+        "archive_search_url": search.search_url(ds, database, q=text),
+        "archive_search_text": text,
+        "archive_search_broad": searching is not None and searching.broad,
+        "archive_search_limit": settings.SEARCH_TABLE_FACET_LIMIT,
+    }
 
 
 async def _guide(ds: Any, request: Any) -> dict[str, Any]:
@@ -287,6 +347,7 @@ async def _guide(ds: Any, request: Any) -> dict[str, Any]:
             {
                 "name": name,
                 "url": ds.urls.database(name),
+                "search_url": search.search_url(ds, name),
                 "tables": [
                     {"name": table, "url": ds.urls.table(name, table), "description": meta.get("description", "")}
                     for table, meta in tables.items()
@@ -335,7 +396,26 @@ async def _article(ds: Any, database: str, request: Any) -> dict[str, Any]:
         "archive_version_urls": {
             v.version: ds.urls.row(database, "article_versions", tilde_encode(str(v.id))) for v in page.versions
         },
+        "archive_replay_urls": await _replay_urls(db, version_rows),
     }
+
+
+async def _replay_urls(db: Any, version_rows: list[Any]) -> dict[int, str]:
+    """Each version's link to its capture replayed, when a replay URL template is configured (REPLAY_URL_ENV)."""
+    template = os.environ.get(REPLAY_URL_ENV, "").strip()
+    keys = [r["page_hash"] for r in version_rows if r["page_hash"]]
+    if not template or not keys:
+        return {}
+    marks = ", ".join("?" for _ in keys)
+    found = await db.execute(f"select hash, coalesce(final_url, url) from pages where hash in ({marks})", keys)
+    urls = {r[0]: r[1] for r in found.rows}
+    links = {}
+    for r in version_rows:
+        url = urls.get(r["page_hash"])
+        link = replay_link(template, url, r["captured_at"]) if url else None
+        if link:
+            links[int(r["version"])] = link
+    return links
 
 
 @_hook
@@ -352,6 +432,13 @@ async def _static(request: Any) -> Any:
     )
 
 
+async def _search_page(request: Any, datasette: Any) -> Any:
+    database = request.url_vars["database"]
+    if database not in _state(datasette).archives:
+        return Response.text(f"{database} is not an archive.", status=404)
+    return await search.search_page(request, datasette, database)
+
+
 async def _search_all(request: Any, datasette: Any) -> Any:
     """/-/search?q=: one full-text search over every archive served (the shards of the distributed writer)."""
     text = request.args.get("q", "").strip()[:MAX_SEARCH_CHARS]
@@ -364,7 +451,8 @@ async def _search_all(request: Any, datasette: Any) -> Any:
             fts = escape_sqlite(articles.get("fts_table") or "articles_fts")
             key = escape_sqlite(articles.get("fts_pk") or "rowid")
             matching = f"select rowid from {fts} where {fts} match :q"
-            params = {"q": escape_fts(text), "n": SEARCH_ALL_LIMIT}
+            # The archive's own reading of the words (forms, ё as е, phrases), as on every search page.
+            params = {"q": search.escape_fts(text), "n": SEARCH_ALL_LIMIT}
             db = datasette.get_database(name)
             try:
                 total = (await db.execute(f"select count(*) from ({matching})", params)).single_value()
@@ -376,8 +464,8 @@ async def _search_all(request: Any, datasette: Any) -> Any:
             except QueryInterrupted:
                 timed_out.append(name)
                 continue
-            search = datasette.urls.table(name, "articles") + "?" + urlencode({"_search": text})
-            archives.append({"name": name, "count": int(total or 0), "url": search})
+            table_url = datasette.urls.table(name, "articles") + "?" + urlencode({"_search": text})
+            archives.append({"name": name, "count": int(total or 0), "url": table_url})
             for row in found.rows:
                 href = datasette.urls.row(name, "articles", tilde_encode(row["url"]))
                 results.append({**dict(row), "archive": name, "href": href})
@@ -395,7 +483,11 @@ async def _search_all(request: Any, datasette: Any) -> Any:
 @_hook
 def register_routes() -> list[tuple[str, Callable[..., Awaitable[Any]]]]:
     names = "|".join(re.escape(name) for name in STATIC_FILES)
-    return [(rf"^/-/archive/(?P<name>{names})$", _static), (r"^/-/search$", _search_all)]
+    return [
+        (rf"^/-/archive/(?P<name>{names})$", _static),
+        (r"^/-/search$", _search_all),
+        (rf"^/(?P<database>[^/]+)/{search.SEARCH_PATH}(?:\.(?P<format>json))?$", _search_page),
+    ]
 
 
 @cache
@@ -493,6 +585,7 @@ def asgi_wrapper(datasette: Any) -> Callable[[Any], Any]:
                 return
             extra = security_headers()
             names = {name for name, _ in extra}
+            searching = await search.table_search(scope, datasette, _state(datasette).archives)
             held: dict[str, Any] | None = None
             sent = 0
             done = False
@@ -527,7 +620,11 @@ def asgi_wrapper(datasette: Any) -> Callable[[Any], Any]:
                         return
                 await send(message)
 
-            await app(scope, receive, capped_send)
+            token = search.SEARCHING.set(searching)
+            try:
+                await app(scope, receive, capped_send)
+            finally:
+                search.SEARCHING.reset(token)
 
         return guarded
 

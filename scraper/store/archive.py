@@ -6,7 +6,6 @@ import contextlib
 import hashlib
 import json
 import sqlite3
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,8 +14,7 @@ from typing import Any
 
 import sqlite_utils
 
-from scraper import settings
-from scraper.errors import StoreError
+from scraper.errors import CorruptPage, StoreError
 from scraper.models import (
     CONTENT_FIELDS,
     Article,
@@ -30,6 +28,7 @@ from scraper.models import (
 )
 from scraper.store.db import Connection, describe
 from scraper.store.frontier import Frontier, Runs, iso, now_iso
+from scraper.store.pages import PageStore
 from scraper.urls import canonicalize
 
 
@@ -42,6 +41,19 @@ class CaptureResult:
     version: int | None = None
     new_version: bool = False
     changed_fields: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CaptureRow:
+    """A fetch whose raw page is stored: what `scrape export` writes as a WARC record."""
+
+    fetch_id: int
+    url: str
+    #: The URL that answered (after redirects).
+    final_url: str
+    fetched_at: datetime
+    status: int | None
+    page_hash: str
 
 
 def content_hash(article: Article) -> str:
@@ -59,6 +71,8 @@ class Archive:
         self.db = sqlite_utils.Database(self.connection.conn)
         self.frontier = Frontier(self.connection)
         self.runs = Runs(self.connection)
+        #: The raw pages: written by what changed, read back bit-exact.
+        self.pages = PageStore(self.connection)
 
     def close(self) -> None:
         """Close the connection (the WAL is checkpointed by SQLite when the last one closes)."""
@@ -94,7 +108,7 @@ class Archive:
             if key is not None:
                 db.execute("INSERT OR IGNORE INTO deliveries (key, applied_at) VALUES (?, ?)", (key, now_iso()))
             if outcome.page is not None and outcome.record.page_hash:
-                self._insert_page(outcome.page)
+                self.pages.put(outcome.page)
             self._insert_fetch(outcome.record, run_id)
             result = None
             if outcome.verdict == Verdict.ARCHIVED and outcome.article is not None and outcome.page is not None:
@@ -116,27 +130,6 @@ class Archive:
                     new_version=result is not None and result.new_version,
                 )
             return result
-
-    def _insert_page(self, page: Page) -> str:
-        key = page.sha256
-        self.db.execute(
-            "INSERT OR IGNORE INTO pages (hash, url, final_url, fetched_at, status, content_type, encoding,"
-            " encoding_source, headers, size, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                key,
-                page.url,
-                page.final_url,
-                iso(page.fetched_at),
-                page.status,
-                page.content_type,
-                page.encoding,
-                page.encoding_source,
-                json.dumps(page.headers, ensure_ascii=False),
-                len(page.body),
-                zlib.compress(page.body, settings.PAGE_COMPRESSION_LEVEL),
-            ),
-        )
-        return key
 
     def _insert_fetch(self, record: FetchRecord, run_id: int | None) -> None:
         self.db.execute(
@@ -276,44 +269,90 @@ class Archive:
 
     # -- reading ---------------------------------------------------------
 
-    def _body(self, stored: bytes) -> bytes:
-        """A raw page's bytes from their stored form."""
-        return zlib.decompress(stored)
-
     def recent_response(self, url: str, *, purpose: Purpose, since: datetime) -> tuple[int, bytes, str] | None:
         """The latest answer (status below 500) fetched for `url` since `since`: (status, body, when)."""
         row = self.db.execute(
-            "SELECT f.status, p.body, f.fetched_at FROM fetches f LEFT JOIN pages p ON p.hash = f.page_hash"
+            "SELECT f.status, p.hash, f.fetched_at FROM fetches f LEFT JOIN pages p ON p.hash = f.page_hash"
             " WHERE f.url = ? AND f.purpose = ? AND f.fetched_at >= ? AND f.status < 500 AND f.error IS NULL"
             " ORDER BY f.id DESC LIMIT 1",
             (url, purpose, iso(since)),
         ).fetchone()
         if row is None:
             return None
-        return int(row[0]), self._body(row[1]) if row[1] else b"", str(row[2])
+        try:
+            body = self.pages.body(row[1]) if row[1] else b""
+        except CorruptPage:
+            return None  # fetched again rather than read from damaged bytes
+        return int(row[0]), body, str(row[2])
 
     def load_page(self, key: str) -> Page:
-        """Return a stored raw page by its hash."""
-        row = self.db.execute(
-            "SELECT url, final_url, fetched_at, status, content_type, encoding, encoding_source,"
-            " headers, body FROM pages WHERE hash = ?",
-            (key,),
-        ).fetchone()
-        if row is None:
-            raise StoreError(f"The archive {self.path} has no stored page {key}.", path=self.path)
-        body = self._body(row[8])
+        """Return a stored raw page by its hash; CorruptPage if its bytes do not come back exactly."""
+        stored = self.pages.load(key)
+        encoding = stored.encoding or "utf-8"
         return Page(
-            url=row[0],
-            final_url=row[1] or row[0],
-            status=row[3] or 200,
-            headers=json.loads(row[7] or "{}"),
-            body=body,
-            text=body.decode(row[5] or "utf-8", errors="replace"),
-            encoding=row[5] or "utf-8",
-            encoding_source=row[6] or "stored",
-            content_type=row[4] or "",
-            fetched_at=datetime.fromisoformat(row[2]),
+            url=stored.url,
+            final_url=stored.final_url,
+            status=stored.status or 200,
+            headers=stored.headers,
+            body=stored.body,
+            text=stored.body.decode(encoding, errors="replace"),
+            encoding=encoding,
+            encoding_source=stored.encoding_source or "stored",
+            content_type=stored.content_type or "",
+            fetched_at=datetime.fromisoformat(stored.fetched_at),
         )
+
+    def captures(self, *, since: datetime | None = None, until: datetime | None = None) -> Iterator[CaptureRow]:
+        """Every fetch whose raw page is stored, in capture order, fetched at `since` or later and before `until`.
+
+        Read in batches, so no statement stays open while the caller works (a crawl may be writing).
+        """
+        high = iso(until) if until else "9999"
+        after = (iso(since) if since else "", 0)
+        while True:
+            rows = self.db.execute(
+                "SELECT f.id, f.url, COALESCE(f.final_url, f.url), f.fetched_at, f.status, f.page_hash FROM fetches f"
+                " WHERE (f.fetched_at > ? OR (f.fetched_at = ? AND f.id > ?)) AND f.fetched_at < ?"
+                " AND f.page_hash IS NOT NULL AND EXISTS (SELECT 1 FROM pages p WHERE p.hash = f.page_hash)"
+                " ORDER BY f.fetched_at, f.id LIMIT 500",
+                (after[0], after[0], after[1], high),
+            ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield CaptureRow(int(row[0]), str(row[1]), str(row[2]), datetime.fromisoformat(row[3]), row[4], row[5])
+            after = (rows[-1][3], int(rows[-1][0]))
+
+    def count_captures(self, *, since: datetime | None = None, until: datetime | None = None) -> int:
+        """How many fetches `captures` would give."""
+        return int(
+            self.db.execute(
+                "SELECT count(*) FROM fetches f WHERE f.fetched_at >= ? AND f.fetched_at < ?"
+                " AND f.page_hash IS NOT NULL AND EXISTS (SELECT 1 FROM pages p WHERE p.hash = f.page_hash)",
+                (iso(since) if since else "", iso(until) if until else "9999"),
+            ).fetchone()[0]
+        )
+
+    def has_capture(self, url: str, fetched_at: datetime, key: str) -> bool:
+        """Tell whether the archive has a fetch of `url` (requested or final) at that second with that page."""
+        rows = self.db.execute(
+            "SELECT url, final_url FROM fetches WHERE fetched_at = ? AND page_hash = ?", (iso(fetched_at), key)
+        ).fetchall()
+        return any(url in (row[0], row[1]) for row in rows)
+
+    def capture_of(self, url: str, fetched_at: datetime) -> str | None:
+        """The stored page of a fetch of `url` (requested or final) at that second, if there is one."""
+        row = self.db.execute(
+            "SELECT f.page_hash FROM fetches f JOIN pages p ON p.hash = f.page_hash"
+            " WHERE f.fetched_at = ? AND (f.url = ? OR f.final_url = ?) LIMIT 1",
+            (iso(fetched_at), url, url),
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def article_title(self, url: str) -> tuple[str, str | None] | None:
+        """(canonical url, title) of the archived article that `url` is, or is an alias of; None if none."""
+        row = self.db.execute("SELECT url, title FROM articles WHERE url = ?", (self.resolve_url(url),)).fetchone()
+        return (str(row[0]), row[1]) if row else None
 
     def article_pages(self) -> Iterator[tuple[str, str, str, int]]:
         """Yield (canonical url, fetched url, page hash, version) of every version that has a stored page."""

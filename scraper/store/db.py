@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -77,6 +77,7 @@ class Connection:
 
     def __init__(self, path: str | Path, *, check: bool = True) -> None:
         self.path = str(path)
+        self._undo: list[Callable[[], None]] = []
         try:
             # The crawler writes from one worker thread (so compression and SQLite, which release the GIL,
             # overlap its network I/O); every call is still made by one thread at a time.
@@ -167,6 +168,7 @@ class Connection:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             raise StoreError(describe(exc, self.path), path=self.path) from exc
+        self._undo = []
         try:
             yield conn
             self.before_commit()
@@ -174,9 +176,29 @@ class Connection:
         except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            for undo in self._undo:
+                undo()
             if isinstance(exc, sqlite3.Error) and is_archive_fault(exc):
                 raise StoreError(describe(exc, self.path), path=self.path) from exc
             raise
+        finally:
+            self._undo = []
+
+    def on_rollback(self, undo: Callable[[], None]) -> None:
+        """Have `undo` called if the transaction under way does not commit: for what a writer keeps in memory of
+        rows it wrote in it (a page dictionary whose row, and id, a rollback takes back)."""
+        self._undo.append(undo)
+
+    def vacuum(self) -> None:
+        """Rewrite the file without its free pages, giving the space back to the disk.
+
+        Needs the archive to itself (other writers wait, or fail after the busy timeout) and as much free disk
+        as the archive takes. StoreError if it cannot be done.
+        """
+        try:
+            self.conn.execute("VACUUM")
+        except sqlite3.Error as exc:
+            raise StoreError(describe(exc, self.path), path=self.path) from exc
 
     @property
     def schema_version(self) -> int:
@@ -197,6 +219,26 @@ class Connection:
                 f"(schema {self.schema_version}, this one knows {SCHEMA_VERSION}); upgrade the program.",
                 path=self.path,
             )
+
+
+def schema_version(path: Path) -> int:
+    """The schema version of the archive at `path`, read without writing anything."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise StoreError(describe(exc, str(path)), path=str(path)) from exc
+
+
+def upgrade(path: Path) -> bool:
+    """Bring the archive at `path` to the current schema (writing to it once); tell whether it was older."""
+    if schema_version(path) >= SCHEMA_VERSION:
+        return False
+    Connection(path, check=False).close()
+    return True
 
 
 def inspect(path: Path) -> set[str]:

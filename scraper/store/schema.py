@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Callable
 
 #: Bumped by every migration; stored in PRAGMA user_version.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 6
 
 _SCHEMA_V1 = """
 -- Full-text search (articles_fts) covers what people search: title, lead and body.
@@ -225,10 +225,131 @@ def _migrate_to_4(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+def _folded(prefix: str = "") -> str:
+    """The searched columns of a row, as the search index holds them: ё as е (unicode61 folds case, not ё)."""
+    return ", ".join(
+        f"replace(replace({prefix}{name}, 'ё', 'е'), 'Ё', 'Е') AS {name}" for name in ("title", "lead", "body_text")
+    )
+
+
+#: The columns the search index covers, in the order of the bm25 weights below.
+SEARCH_COLUMNS = "title, lead, body_text"
+#: bm25 weights of title, lead and body: a word in the headline says more about an article than one deep in
+#: its body. Stored as each index's default rank, so `ORDER BY rank` in any SQLite tool ranks the same way.
+SEARCH_WEIGHTS = "10.0, 4.0, 1.0"
+SEARCH_RANK = f"bm25({SEARCH_WEIGHTS})"
+
+# Search (see docs/search.md). Each index reads its text through a view that folds ё to е (the one place that
+# says what is indexed): FTS5's own 'rebuild' and 'integrity-check' see what the triggers index, and the
+# tokenizer stays stock unicode61; word forms are matched by rewriting the query (scraper/search/query.py).
+# versions_fts covers the versions an article has moved on from (each but its latest), so text that an edit
+# removed can still be found: a version is indexed when the next one is captured. Whether a version is in
+# versions_fts is whether FTS5 keeps its size (versions_fts_docsize), so no trigger removes what was not there.
+# The old text is taken out of an index BEFORE a change, through the view, while the row still holds it.
+_SCHEMA_V5 = f"""
+DROP TRIGGER articles_ai;
+DROP TRIGGER articles_ad;
+DROP TRIGGER articles_au;
+DROP TABLE articles_fts;
+CREATE VIEW search_articles AS
+    SELECT rowid AS rowid, {_folded()} FROM articles;
+CREATE VIRTUAL TABLE articles_fts USING fts5(
+    {SEARCH_COLUMNS},
+    content="search_articles",
+    tokenize='unicode61 remove_diacritics 2'
+);
+INSERT INTO articles_fts (articles_fts, rank) VALUES ('rank', '{SEARCH_RANK}');
+INSERT INTO articles_fts (articles_fts) VALUES ('rebuild');
+CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN
+    INSERT INTO articles_fts (rowid, {SEARCH_COLUMNS})
+    SELECT rowid, {SEARCH_COLUMNS} FROM search_articles WHERE rowid = new.rowid;
+END;
+CREATE TRIGGER articles_bd BEFORE DELETE ON articles BEGIN
+    INSERT INTO articles_fts (articles_fts, rowid, {SEARCH_COLUMNS})
+    SELECT 'delete', rowid, {SEARCH_COLUMNS} FROM search_articles WHERE rowid = old.rowid;
+END;
+CREATE TRIGGER articles_bu BEFORE UPDATE OF title, lead, body_text ON articles BEGIN
+    INSERT INTO articles_fts (articles_fts, rowid, {SEARCH_COLUMNS})
+    SELECT 'delete', rowid, {SEARCH_COLUMNS} FROM search_articles WHERE rowid = old.rowid;
+END;
+CREATE TRIGGER articles_au AFTER UPDATE OF title, lead, body_text ON articles BEGIN
+    INSERT INTO articles_fts (rowid, {SEARCH_COLUMNS})
+    SELECT rowid, {SEARCH_COLUMNS} FROM search_articles WHERE rowid = new.rowid;
+END;
+CREATE VIEW search_versions AS
+    SELECT id, url, version, {_folded()} FROM article_versions;
+CREATE VIEW search_earlier_versions AS
+    SELECT id, {SEARCH_COLUMNS} FROM search_versions v
+    WHERE EXISTS (SELECT 1 FROM article_versions later WHERE later.url = v.url AND later.version > v.version);
+CREATE VIRTUAL TABLE versions_fts USING fts5(
+    {SEARCH_COLUMNS},
+    content="search_earlier_versions",
+    content_rowid="id",
+    tokenize='unicode61 remove_diacritics 2'
+);
+INSERT INTO versions_fts (versions_fts, rank) VALUES ('rank', '{SEARCH_RANK}');
+INSERT INTO versions_fts (versions_fts) VALUES ('rebuild');
+CREATE TRIGGER versions_ai AFTER INSERT ON article_versions BEGIN
+    INSERT INTO versions_fts (rowid, {SEARCH_COLUMNS})
+    SELECT id, {SEARCH_COLUMNS} FROM search_versions v
+    WHERE v.url = new.url AND v.version < new.version
+        AND NOT EXISTS (SELECT 1 FROM versions_fts_docsize d WHERE d.id = v.id);
+END;
+CREATE TRIGGER versions_bd BEFORE DELETE ON article_versions
+WHEN EXISTS (SELECT 1 FROM versions_fts_docsize d WHERE d.id = old.id) BEGIN
+    INSERT INTO versions_fts (versions_fts, rowid, {SEARCH_COLUMNS})
+    SELECT 'delete', id, {SEARCH_COLUMNS} FROM search_versions WHERE id = old.id;
+END;
+CREATE TRIGGER versions_bu BEFORE UPDATE OF title, lead, body_text ON article_versions
+WHEN EXISTS (SELECT 1 FROM versions_fts_docsize d WHERE d.id = old.id) BEGIN
+    INSERT INTO versions_fts (versions_fts, rowid, {SEARCH_COLUMNS})
+    SELECT 'delete', id, {SEARCH_COLUMNS} FROM search_versions WHERE id = old.id;
+END;
+CREATE TRIGGER versions_au AFTER UPDATE OF title, lead, body_text ON article_versions
+WHEN EXISTS (SELECT 1 FROM article_versions later WHERE later.url = new.url AND later.version > new.version) BEGIN
+    INSERT INTO versions_fts (rowid, {SEARCH_COLUMNS})
+    SELECT id, {SEARCH_COLUMNS} FROM search_versions WHERE id = new.id;
+END;
+"""
+
+
+def _migrate_to_5(db: sqlite3.Connection) -> None:
+    for statement in _statements(_SCHEMA_V5):
+        db.execute(statement)
+
+
+# Raw pages stored by what changed (scraper/store/pages.py). Rows written before keep codec 'zlib' and stay
+# readable; `scrape storage migrate` re-encodes them in resumable batches.
+_SCHEMA_V6 = """
+ALTER TABLE pages ADD COLUMN codec TEXT NOT NULL DEFAULT 'zlib';
+ALTER TABLE pages ADD COLUMN base TEXT;
+ALTER TABLE pages ADD COLUMN depth INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE pages ADD COLUMN dictionary INTEGER;
+ALTER TABLE pages ADD COLUMN site TEXT;
+CREATE INDEX pages_keyframes ON pages(site) WHERE codec IN ('zstd', 'dict');
+CREATE TABLE page_dictionaries (
+    id INTEGER PRIMARY KEY,
+    site TEXT NOT NULL,
+    trained_at TEXT NOT NULL,
+    keyframes INTEGER NOT NULL,
+    samples INTEGER NOT NULL,
+    dictionary BLOB NOT NULL
+);
+CREATE INDEX page_dictionaries_site ON page_dictionaries(site, id);
+"""
+
+
+def _migrate_to_6(db: sqlite3.Connection) -> None:
+    for statement in _statements(_SCHEMA_V6):
+        db.execute(statement)
+
+
 #: version -> the step that brings the schema from version-1 to version, run in one transaction.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _migrate_to_1,
     2: _migrate_to_2,
     3: _migrate_to_3,
     4: _migrate_to_4,
+    5: _migrate_to_5,
+    6: _migrate_to_6,
 }
