@@ -127,6 +127,8 @@ _TIME = re.compile(
 _TIME_AFTER = 40
 _TIME_BEFORE = 16
 _UTC_WORDS = frozenset({"Z", "UTC", "GMT"})
+_MIDNIGHT = time(0, 0)
+_WORDS = re.compile(r"[^\W\d_][^\W\d_'’]*")
 
 
 class ParsedDate(NamedTuple):
@@ -205,16 +207,24 @@ def _offset(text: str | None) -> str | None:
 
 
 def _stamp(
-    parts: tuple[int, int, int], clock: time | None, offset: str | None, zone: tzinfo, keep_offset: bool
+    parts: tuple[int, int, int],
+    clock: time | None,
+    offset: str | None,
+    zone: tzinfo,
+    keep_offset: bool,
+    *,
+    has_year: bool = True,
+    start: int = 0,
 ) -> ParsedDate:
+    # The ParsedDate is built whole, with its year flag and start: a named tuple's _replace costs as much again.
     year, month, day = parts
     day_value = _make_date(year, month, day)
     if clock is None:
-        return ParsedDate(datetime.combine(day_value, time(0, 0), tzinfo=zone), has_time=False)
+        return ParsedDate(datetime.combine(day_value, _MIDNIGHT, tzinfo=zone), has_year, False, False, False, start)
     if offset is None:
-        return ParsedDate(datetime.combine(day_value, clock, tzinfo=zone))
+        return ParsedDate(datetime.combine(day_value, clock, tzinfo=zone), has_year, False, True, False, start)
     stamp = datetime.fromisoformat(f"{day_value.isoformat()}T{clock.isoformat()}{offset}")
-    return ParsedDate(stamp if keep_offset else stamp.astimezone(zone), has_offset=True)
+    return ParsedDate(stamp if keep_offset else stamp.astimezone(zone), has_year, False, True, True, start)
 
 
 def _iso(text: str, zone: tzinfo, keep_offset: bool) -> ParsedDate | None:
@@ -232,8 +242,7 @@ def _iso(text: str, zone: tzinfo, keep_offset: bool) -> ParsedDate | None:
         clock = _clock(int(hour), int(minute), int(second or 0))
     elif found.re is _ISO:
         clock = _time_near(text, found.start(), found.end())
-    parsed = _stamp((int(year), int(month), int(day)), clock, _offset(offset), zone, keep_offset)
-    return parsed._replace(start=found.start())
+    return _stamp((int(year), int(month), int(day)), clock, _offset(offset), zone, keep_offset, start=found.start())
 
 
 def _fromisoformat(text: str, zone: tzinfo, keep_offset: bool) -> ParsedDate | None:
@@ -313,13 +322,16 @@ def _numeric(text: str, *, month_first: bool, strict: bool) -> tuple[tuple[int |
     return None
 
 
-def _relative(text: str, now: datetime, zone: tzinfo, strict: bool = False) -> ParsedDate | None:
+def _relative(
+    text: str, now: datetime, zone: tzinfo, strict: bool = False, *, worded: bool = False
+) -> ParsedDate | None:
+    """A date relative to `now` ("вчера в 17:04", "2 hours ago"); `worded`: `text` is known to hold a relative word."""
     vocabulary = _vocabulary()
-    if not vocabulary.relative_words.search(text):
+    if not worded and not vocabulary.relative_words.search(text):
         return None
     lowered = text.lower()
     local_now = now.astimezone(zone)
-    words = set(re.findall(r"[^\W\d_][^\W\d_'’]*", lowered))
+    words = set(_WORDS.findall(lowered))
     shift = None
     if words & vocabulary.today:
         shift = 0
@@ -383,12 +395,12 @@ def parse_date(
         return None
     if text[:1].isdigit() and text[4:5] == "-" and (parsed := _fromisoformat(text, zone, keep_offset)):
         return parsed
-    if not any(character.isdigit() for character in text):
+    if not any(map(str.isdigit, text)):
         return None if strict else _relative(text, now, zone)
     if text[:1].isalpha() and _vocabulary().relative_words.match(text):
         # "Вчера, 21:05", "vor 2 Stunden": a text that opens with a relative word needs no other form tried
         # (but "January 13, 2020 / Updated 2 minutes ago" is dated by its first words).
-        relative = _relative(text, now, zone, strict)
+        relative = _relative(text, now, zone, strict, worded=True)
         if relative is not None:
             return relative
     # The pattern starts with the day, so text that does not start with a digit skips it.
@@ -400,12 +412,12 @@ def parse_date(
     ):
         day, year, hour, minute = common.group(1, 3, 4, 5)
         clock = _clock(int(hour), int(minute)) if hour is not None else None
-        parsed = _stamp(
-            (int(year) if year else now.astimezone(zone).year, month, int(day)), clock, None, zone, keep_offset
-        )
-        if year is None and month == 2 and int(day) == 29:
-            parsed = _stamp((2024, month, int(day)), clock, None, zone, keep_offset)
-        return parsed if year else parsed._replace(has_year=False)
+        if year:
+            return _stamp((int(year), month, int(day)), clock, None, zone, keep_offset)
+        parsed = _stamp((now.astimezone(zone).year, month, int(day)), clock, None, zone, keep_offset, has_year=False)
+        if month == 2 and int(day) == 29:
+            parsed = _stamp((2024, month, int(day)), clock, None, zone, keep_offset, has_year=False)
+        return parsed
     parsed = _iso(text, zone, keep_offset)
     if parsed:
         return parsed
@@ -419,9 +431,8 @@ def parse_date(
         local_year = now.astimezone(zone).year
         # Feb 29 exists only in leap years, so an unknown year defaults to one that has it.
         placeholder = local_year if month != 2 or day != 29 else 2024
-        parsed = _stamp((placeholder, month, day), clock, None, zone, keep_offset)
-        return parsed._replace(has_year=False, start=start)
-    return _stamp((year, month, day), clock, None, zone, keep_offset)._replace(start=start)
+        return _stamp((placeholder, month, day), clock, None, zone, keep_offset, has_year=False, start=start)
+    return _stamp((year, month, day), clock, None, zone, keep_offset, start=start)
 
 
 def parse_clock(text: str, *, zone: tzinfo, now: datetime) -> ParsedDate | None:

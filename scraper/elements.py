@@ -34,6 +34,9 @@ NEVER_TEXT = frozenset(
     }
 )
 
+#: Void elements: the HTML parser never gives them children, so a walk need not look inside them.
+VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"})
+
 #: Headings, by level.
 HEADING_LEVEL = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 

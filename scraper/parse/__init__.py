@@ -30,8 +30,9 @@ _TEXT_FIELDS = {
 
 
 def _value(selector: Selector, node: LexborNode) -> str | None:
-    if selector.attribute:
-        return node.attributes.get(selector.attribute) or None
+    attribute = selector.attribute
+    if attribute:
+        return node.attributes.get(attribute) or None
     return node.text(deep=True, separator=" ")
 
 
@@ -78,9 +79,10 @@ def query_profile(document: LexborHTMLParser, profile: Profile) -> Hits | None:
         for node in engine.find(profile.exclude_query, root):
             node.decompose()
     hits: Hits = []
-    head = document.head if document.head is not None else root
+    head = document.head or root
+    find_all, find_first = engine.find, engine.find_first
     for name, selectors in profile.selectors.items():
-        find = engine.find if name == "tags" else engine.find_first
+        find = find_all if name == "tags" else find_first
         for selector in selectors:
             # A <meta> selector reads the page's <head>, outside the article's root.
             nodes = find(selector.css, head if selector.in_head else root)
@@ -94,6 +96,7 @@ def _read_profile_hits(hits: Hits, profile: Profile, raw: RawArticle) -> None:
     """Fill the fields the profile's selectors found."""
     sources = raw.field_sources
     label_stems = profile.label_stems
+    from_profile = _PROFILE  # an enum member read once, not once a field
     for name, selector, nodes in hits:
         target = _TEXT_FIELDS.get(name)
         if target is not None:
@@ -101,22 +104,27 @@ def _read_profile_hits(hits: Hits, profile: Profile, raw: RawArticle) -> None:
             value = _value(selector, nodes[0])
             stems = label_stems.get(name)
             setattr(raw, attribute, _strip_labels(value, stems) if stems else (clean_text(value) or None))
-            sources[record_name] = Origin.PROFILE
+            sources[record_name] = from_profile
             # Cleaning here removes bidi controls before normalize could see them: say so now.
             if value and not value.isprintable() and has_bidi_controls(value):
                 raw.warnings.append(f"{record_name}: bidi control characters removed")
         elif name == "body":
             raw.body_paragraphs, raw.body_parts = split_blocks(nodes[0])
-            sources["body"] = Origin.PROFILE
+            sources["body"] = from_profile
         elif name == "tags":
             raw.tags = [clean_text(_value(selector, node)) for node in nodes]
-            sources["tags"] = Origin.PROFILE
+            sources["tags"] = from_profile
         elif text := clean_text(_value(selector, nodes[0])):
             detail = f"profile selector {selector.css}"
             if name == "published":
-                raw.published.append(DateCandidate(text, Origin.VISIBLE, detail, DateRole.PUBLISHED))
+                raw.published.append(DateCandidate(text, _VISIBLE, detail, _PUBLISHED))
             else:
-                raw.modified.append(DateCandidate(text, Origin.VISIBLE, detail, DateRole.UPDATED))
+                raw.modified.append(DateCandidate(text, _VISIBLE, detail, _UPDATED))
+
+
+# Enum members used on every page, looked up once (an enum class attribute costs ten times a global).
+_PROFILE, _VISIBLE = Origin.PROFILE, Origin.VISIBLE
+_PUBLISHED, _UPDATED = DateRole.PUBLISHED, DateRole.UPDATED
 
 
 def _set(raw: RawArticle, attribute: str, value: str | None, source: Origin) -> None:
@@ -197,6 +205,7 @@ _HEADER_FIELDS = ("title", "author", "views", "source", "photo_credit")
 #: On a page laid out as its profile expects, the fields the generic rules still look for when the profile's
 #: selectors miss: a reader sees these on every article, while a source or a photo credit is often absent.
 _ALWAYS_SHOWN = ("title", "author", "views")
+_AS_SETS = {fields: frozenset(fields) for fields in (_HEADER_FIELDS, _ALWAYS_SHOWN)}
 
 
 def parse_html(html: str, profile: Profile) -> RawArticle:
@@ -212,7 +221,7 @@ def parse_html(html: str, profile: Profile) -> RawArticle:
     # The header line is read by generic rules only for what the profile did not find.
     sources = raw.field_sources
     wanted = _ALWAYS_SHOWN if hits is not None else _HEADER_FIELDS
-    needs_header = not raw.published or any(name not in sources for name in wanted)
+    needs_header = not raw.published or not sources.keys() >= _AS_SETS[wanted]
     hints = [raw.title, meta.meta.get("og:title"), meta.title] if needs_header else []
     zone = header_zone(tree.root, hints) if needs_header else HeaderZone(None, [])
     page = Page(tree, meta, zone, meta.language)

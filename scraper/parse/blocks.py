@@ -89,7 +89,7 @@ def _walk(node: LexborNode, texts: list[str], parts: list[BodyPart]) -> None:
         elif tag in LEAF_BLOCKS:
             if run:
                 _flush(run, texts, parts)
-            first = child.child
+            first = child.first_child
             if first is None:
                 continue  # an empty block
             # One text node and nothing else (most paragraphs): that node is the text, and there is
@@ -99,7 +99,7 @@ def _walk(node: LexborNode, texts: list[str], parts: list[BodyPart]) -> None:
             if text:
                 texts.append(text)
                 if plain:
-                    parts.append(BodyPart(_TEXT_TAGS.get(tag, "p"), text))
+                    parts.append(BodyPart(_TEXT_TAGS.get(tag, "p"), text, False))
                 else:
                     written = _written_part(tag, child.iter(include_text=True)) if tag in _BARE_BLOCKS else None
                     parts.append(written or BodyPart("", child.html or ""))

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import functools
-import itertools
 import re
 from enum import StrEnum
 
 from selectolax.lexbor import LexborNode
 
-from scraper.elements import NEVER_TEXT
+from scraper.elements import NEVER_TEXT, VOID
 from scraper.parse import vocabulary
 from scraper.parse.measure import SENTENCE_CLOSE_RE, Prose, ancestor_ids, link_density
 
@@ -143,19 +142,6 @@ LEAD_MIN_CHARS = 40
 LEAD_MAX_LINK_DENSITY = 0.5
 
 
-def _following(node: LexborNode, root_id: int) -> int:
-    """mem_id of the first element after `node`'s subtree in document order (0 at the end of `root`)."""
-    current: LexborNode | None = node
-    while current is not None and current.mem_id != root_id:
-        sibling = current.next
-        while sibling is not None:
-            if sibling.is_element_node:
-                return sibling.mem_id
-            sibling = sibling.next
-        current = current.parent
-    return 0
-
-
 def _scan(
     start: LexborNode,
     junk: list[LexborNode],
@@ -165,38 +151,43 @@ def _scan(
 ) -> None:
     """Sort the elements under `start` into junk, boilerplate suspects and weighted others; note the leads.
 
-    The subtree of a junk element or a suspect is not looked into.
+    The subtree of a junk element or a suspect is not looked into: the walk goes down an element's
+    children only when it is neither (an <svg>, a menu, a script's subtree is never visited).
     """
-    start_id = start.mem_id
-    skip_until = -1
     junk_tags, chrome_tags, no_attribute_tags, chrome_roles = JUNK_TAGS, CHROME_TAGS, NO_ATTRIBUTE_TAGS, CHROME_ROLES
-    nodes = start.traverse()
-    next(nodes, None)  # `start` itself
-    for node in itertools.islice(nodes, MAX_SCANNED_ELEMENTS):
-        if skip_until >= 0:
-            if node.mem_id != skip_until:
-                continue
-            skip_until = -1
+    void, teaser, lead = VOID, Named.TEASER, Named.LEAD
+    # Children still to visit of each open element, innermost last (a depth-first walk in document order).
+    stack = [start.iter()]
+    scanned = 0
+    while stack:
+        node = next(stack[-1], None)
+        if node is None:
+            stack.pop()
+            continue
+        scanned += 1
+        if scanned > MAX_SCANNED_ELEMENTS:
+            return
         tag = node.tag
         if tag in junk_tags:
             junk.append(node)
-            skip_until = _following(node, start_id)
             continue
         if tag in chrome_tags:
             suspects.append((node, 0.0))
-            skip_until = _following(node, start_id)
             continue
         if tag in no_attribute_tags:
+            if tag not in void:
+                stack.append(node.iter())
             continue
         attrs = node.attributes
         if not attrs:
+            stack.append(node.iter())
             continue
         cls = attrs.get("class")
         ident = attrs.get("id")
         weight, named = class_info(f"{cls} {ident}") if cls or ident else _NO_CLASS
-        if named is Named.TEASER:
+        if named is teaser:
             if node.css_first("a[href]") is None:
-                named = Named.LEAD
+                named = lead
             else:
                 weight = REMOVE_WEIGHT
         if len(attrs) > 1 or cls is None:
@@ -211,19 +202,18 @@ def _scan(
             ):
                 weight = min(weight, 0.0)
                 suspects.append((node, weight))
-                skip_until = _following(node, start_id)
                 continue
             itemprop = attrs.get("itemprop")
             if itemprop and "articleBody" in itemprop:
                 weight = max(weight, 0.0) + ARTICLE_BODY_WEIGHT
         if weight == REMOVE_WEIGHT:
             suspects.append((node, weight))
-            skip_until = _following(node, start_id)
             continue
         if weight:
             weights[node.mem_id] = weight
-        if named is Named.LEAD:
+        if named is lead:
             leads.append(node)
+        stack.append(node.iter())
 
 
 def _names_lead(node: LexborNode) -> bool:
@@ -280,7 +270,7 @@ def _keep_leads(header: LexborNode, leads: list[LexborNode]) -> None:
         return
     stack = [header]
     while stack:
-        child = stack.pop().child
+        child = stack.pop().first_child
         while child is not None:
             following = child.next
             if child.mem_id in keep:

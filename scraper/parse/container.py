@@ -80,8 +80,8 @@ MERGE_MAX_LEVELS = 3
 # Walking up from the winner stops at an ancestor scoring under this share of it.
 PARENT_SCORE_SHARE = 1 / 3
 
-# Commas in Latin, Arabic and CJK scripts.
-_COMMA_RE = re.compile("[,\u060c\uff0c\u3001]")
+# Commas in Latin, Arabic and CJK scripts (counted with str.count, which never builds a list of matches).
+_COMMAS = (",", "\u060c", "\uff0c", "\u3001")
 _SENTENCE_END_RE = re.compile(r"\.( |$)")
 
 
@@ -108,26 +108,24 @@ def _score_candidates(
 ) -> dict[int, _Candidate]:
     candidates: dict[int, _Candidate] = {}
     root_id = root.mem_id
+    # The candidates a paragraph's score goes to, by the paragraph's parent: siblings share them,
+    # so each chain of ancestors is walked once.
+    chains: dict[int, list[_Candidate]] = {}
     for para in root.css(selector)[:MAX_SCORED_PARAGRAPHS]:
         text = para.text(deep=para.tag not in _OWN_TEXT_TAGS)[:MAX_SCORED_CHARS]
         length = len(text.strip())
         if length < MIN_PARAGRAPH_CHARS:
             continue
-        commas = min(len(_COMMA_RE.findall(text)), length / MIN_CHARS_PER_COMMA)
+        commas = min(sum(map(text.count, _COMMAS)), length / MIN_CHARS_PER_COMMA)
         score = 1.0 + commas + min(length / CHARS_PER_POINT, MAX_LENGTH_POINTS)
-        ancestor = para.parent
-        level = 0
-        while ancestor is not None and level < SCORE_ANCESTOR_LEVELS:
-            key = ancestor.mem_id
-            cand = candidates.get(key)
-            if cand is None:
-                cand = _Candidate(ancestor, 0.0)
-                candidates[key] = cand
+        parent = para.parent
+        if parent is None:
+            continue
+        chain = chains.get(parent.mem_id)
+        if chain is None:
+            chain = chains[parent.mem_id] = _ancestors(parent, root_id, candidates)
+        for level, cand in enumerate(chain):
             cand.score += score if level == 0 else score / 2 if level == 1 else score / (level * 3)
-            if key == root_id:
-                break
-            ancestor = ancestor.parent
-            level += 1
     for key, cand in candidates.items():
         weight = weights.get(key, 0.0)
         if weight > 0:
@@ -135,6 +133,22 @@ def _score_candidates(
             weight = min(weight, cand.score * MAX_CLASS_BONUS_SHARE)
         cand.score += TAG_SCORE.get(cand.node.tag or "", 0.0) + weight
     return candidates
+
+
+def _ancestors(parent: LexborNode, root_id: int, candidates: dict[int, _Candidate]) -> list[_Candidate]:
+    """The candidates from `parent` up SCORE_ANCESTOR_LEVELS levels (not past the root), made as needed."""
+    chain: list[_Candidate] = []
+    ancestor: LexborNode | None = parent
+    while ancestor is not None and len(chain) < SCORE_ANCESTOR_LEVELS:
+        key = ancestor.mem_id
+        cand = candidates.get(key)
+        if cand is None:
+            cand = candidates[key] = _Candidate(ancestor, 0.0)
+        chain.append(cand)
+        if key == root_id:
+            break
+        ancestor = ancestor.parent
+    return chain
 
 
 def _merge_split_article(
@@ -215,9 +229,11 @@ def choose(root: LexborNode, weights: dict[int, float]) -> list[LexborNode]:
     if not candidates:
         return [root]
     ranked = sorted(candidates.values(), key=lambda c: c.score, reverse=True)[:TOP_CANDIDATES]
+    # The best candidates are mostly nested: each link's text is measured once for all of them.
+    link_lengths: dict[int, int] = {}
     for cand in ranked:
         text_len = len(cand.node.text().strip())
-        cand.score *= 1.0 - link_density(cand.node, text_len)
+        cand.score *= 1.0 - link_density(cand.node, text_len, link_lengths)
     ranked.sort(key=lambda c: c.score, reverse=True)
     top = ranked[0]
     root_id = root.mem_id

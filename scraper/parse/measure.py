@@ -37,14 +37,23 @@ class Prose:
         return sum(lengths.get(para.mem_id, 0) for para in node.css("p"))
 
 
-def link_density(node: LexborNode, text_len: int) -> float:
+def link_density(node: LexborNode, text_len: int, lengths: dict[int, int] | None = None) -> float:
+    """Link text over `text_len`; `lengths` keeps each link's text length (by mem_id) for nodes measured in turn."""
     if text_len <= 0:
         return 0.0
     anchors = node.css("a")
     measured = anchors[:MAX_LINKS_MEASURED]
     links = 0
-    for a in measured:
-        links += len(a.text())
+    if lengths is None:
+        for a in measured:
+            links += len(a.text())
+    else:
+        for a in measured:
+            key = a.mem_id
+            length = lengths.get(key)
+            if length is None:
+                length = lengths[key] = len(a.text())
+            links += length
     if len(anchors) > len(measured):
         links = links * len(anchors) // len(measured)
     return min(1.0, links / text_len)

@@ -127,16 +127,6 @@ class Reader:
         self.total_li = 0
         self.total_img = 0
 
-    def _snapshot(self) -> tuple[int, int, int, int, int, int]:
-        return (
-            len(self.texts),
-            self.total_chars,
-            self.total_links,
-            self.total_p,
-            self.total_li,
-            self.total_img,
-        )
-
     def flush(self) -> None:
         """End the running line as a paragraph, unless it is empty or boilerplate."""
         if not self.buf:
@@ -182,17 +172,24 @@ class Reader:
         # flush() empties these lists in place, so the aliases stay good.
         buf, hbuf = self.buf, self.hbuf
         visited = self.visited
+        raw_chars = self.raw_chars  # only this loop adds to it
         while stack:
             visited += 1
-            if visited > MAX_WALKED_NODES or self.raw_chars > MAX_RAW_CHARS:
+            if visited > MAX_WALKED_NODES or raw_chars > MAX_RAW_CHARS:
                 self.visited = visited
+                self.raw_chars = raw_chars
                 self.truncated = True
                 return  # a garbage page: keep what was read so far
-            node, children, snap, open_tag = stack[-1]
-            child = next(children, None)
+            top = stack[-1]
+            child = next(top[1], None)
             if child is None:
                 stack.pop()
-                if snap is not None or open_tag in _MARKED_INLINE:
+                node, _, snap, open_tag = top
+                if snap is not None:
+                    self._exit(node, open_tag, snap)
+                elif open_tag in INLINE_HTML_TAGS:  # kept emphasis closes here (links in _exit)
+                    hbuf.append(_CLOSING[open_tag])
+                elif open_tag == "a":
                     self._exit(node, open_tag, snap)
                 continue
             tag = child.tag
@@ -204,7 +201,7 @@ class Reader:
                 if value:
                     if len(value) > MAX_RAW_CHARS:
                         value = value[:MAX_RAW_CHARS]
-                    self.raw_chars += len(value)
+                    raw_chars += len(value)
                     buf.append(value)
                     hbuf.append(escape(value, quote=False) if "&" in value or "<" in value or ">" in value else value)
                     if self.in_link:
@@ -216,11 +213,27 @@ class Reader:
                 self._image(child)
             elif tag is None or tag[0] == "-":
                 continue
-            elif tag in BLOCK_TAGS or tag in _MARKED_INLINE:
+            elif tag in INLINE_HTML_TAGS:  # kept emphasis: its tag, no attributes (blocks and links in _enter)
+                hbuf.append(_OPENING[tag])
+                stack.append((child, child.iter(include_text=True), None, tag))
+            elif (
+                tag in _PLAIN_BLOCKS
+                and (first := child.first_child) is not None
+                and first.is_text_node
+                and first.next is None
+            ):
+                # A block holding one text node and nothing else (most paragraphs and headings): entered as
+                # _enter would, and its one child read by the walk without asking Lexbor for its children.
+                if buf:
+                    self.flush()
+                self.kind = PARAGRAPH_KIND.get(tag, "p")
+                stack.append((child, iter((first,)), _BLOCK, tag))
+            elif tag in BLOCK_TAGS or tag == "a":
                 self._enter(child, tag, stack)
             else:  # an inline element that leaves no mark (span, font, ...): only its content counts
                 stack.append((child, child.iter(include_text=True), None, tag))
         self.visited = visited
+        self.raw_chars = raw_chars
 
     def _image(self, node: LexborNode) -> None:
         self.total_img += 1
@@ -251,7 +264,17 @@ class Reader:
             elif tag in CAPTION_TAGS:
                 self.in_caption += 1
             # Only a container that may be dropped needs the totals to go back to.
-            snap = self._snapshot() if tag in CONDITIONAL_TAGS else _BLOCK
+            if tag in CONDITIONAL_TAGS:
+                snap = (
+                    len(self.texts),
+                    self.total_chars,
+                    self.total_links,
+                    self.total_p,
+                    self.total_li,
+                    self.total_img,
+                )
+            else:
+                snap = _BLOCK
         elif tag == "a":
             self.in_link += 1
             href = node.attributes.get("href")
@@ -339,8 +362,12 @@ class Reader:
                 continue
             if not text:
                 continue
-            # A blank line (two <br>) inside a block separates paragraphs too.
-            parts = [text] if kind == "pre" else [p.strip() for p in _BLANK_LINE_RE.split(text) if p.strip()]
+            # A blank line (two <br>) inside a block separates paragraphs too; a text without a line break
+            # (most: flush() collapsed its whitespace) is one paragraph as it is.
+            if kind == "pre" or "\n" not in text:
+                parts = [text]
+            else:
+                parts = [p.strip() for p in _BLANK_LINE_RE.split(text) if p.strip()]
             for part in parts:
                 texts.append(part)
                 kinds.append(kind)
@@ -375,8 +402,13 @@ def _drop_empty_sections(texts: list[str], kinds: list[str], htmls: list[str]) -
 # An element open in the walk: the node, its children still to read, its snapshot (None for an
 # inline element), its tag.
 _Open = tuple[LexborNode, Iterator[LexborNode], tuple[int, ...] | None, str]
-# Inline elements that leave a mark in the output: links (and their link text), kept emphasis.
-_MARKED_INLINE = frozenset({"a"}) | INLINE_HTML_TAGS
+# Blocks whose entering and leaving only end the running line and set the paragraph kind: neither a list,
+# nor preformatted, a quote or a caption, nor a container that may be dropped.
+_PLAIN_BLOCKS = BLOCK_TAGS - CONDITIONAL_TAGS - CAPTION_TAGS - {"ul", "ol", "li", "pre", "blockquote"}
+
+# The markup of kept emphasis, written once.
+_OPENING = {tag: f"<{tag}>" for tag in INLINE_HTML_TAGS}
+_CLOSING = {tag: f"</{tag}>" for tag in INLINE_HTML_TAGS}
 
 # The snapshot of a block that is never dropped: it only marks the element as a block.
 _BLOCK: tuple[int, ...] = ()

@@ -120,7 +120,7 @@ def _draws_eye(node: LexborNode) -> bool:
 
 def _icon_before(node: LexborNode) -> bool:
     """Whether an eye icon stands right before the text of `node` (inside it, or as its previous sibling)."""
-    first = node.child
+    first = node.first_child
     while first is not None and first.tag == "-text" and not (first.text_content or "").strip():
         first = first.next
     if first is not None and first.tag in _ICON_TAGS and first.tag != "-text" and _draws_eye(first):
