@@ -45,11 +45,11 @@ def load_pages() -> list[tuple[str, str]]:
 
 
 def pass_rate(work: list[tuple[str, str]], step: Callable[[str, str], object]) -> float:
-    """Pages per second of one pass over `work`."""
-    started = time.perf_counter()
+    """CPU-time pages per second of one pass over `work`."""
+    started = time.process_time()
     for url, text in work:
         step(url, text)
-    return len(work) / (time.perf_counter() - started)
+    return len(work) / (time.process_time() - started)
 
 
 def main() -> dict[str, Any]:
