@@ -972,15 +972,15 @@ def _print_hits(hits: list[Any]) -> None:
 
 
 def _upgrade_for_serving(db_path: Path) -> None:
-    """An archive of an older schema is brought up to date before Datasette reads it (the search page needs
-    the current search indexes); one that cannot be written is served as it is, with a warning."""
+    """An archive of an older schema is brought up to date before Datasette reads it (the search page and the
+    reports need the current search indexes and summaries); one that cannot be written is served as it is."""
     from scraper.store import upgrade
 
     try:
         if upgrade(db_path):
-            click.echo(f"Brought {db_path} up to the current schema (search indexes).", err=True)
+            click.echo(f"Brought {db_path} up to the current schema (search indexes, report summaries).", err=True)
     except StoreError as exc:
-        click.echo(f"Warning: {exc} Serving it as it is; the search page needs the current schema.", err=True)
+        click.echo(f"Warning: {exc} Serving it as it is; search and the reports need the current schema.", err=True)
 
 
 @cli.command("backup")

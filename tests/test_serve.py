@@ -32,6 +32,7 @@ from scraper.demosite.site import FIRST_ID
 from scraper.serve import plugin, server
 from scraper.serve.article import FieldChange, field_change, http_link, safe_body
 from scraper.serve.chart import view_chart
+from scraper.store import upgrade
 
 from .conftest import ROOT, start_site
 from .crawling import control, crawl, site_articles, write_schedule
@@ -512,6 +513,109 @@ def test_failed_fetches_by_site_and_status(archive: Path, client: DatasetteClien
     assert {(row["site"], row["status"], row["error_kind"]): row["failures"] for row in got} == dict(expected)
     counts = [row["failures"] for row in got]
     assert counts == sorted(counts, reverse=True)
+
+
+def report_summaries(db: Path) -> tuple[dict[Any, Any], dict[Any, Any], list[Any]]:
+    """fetch_failures, article_health and recent_view_counts as the archive keeps them."""
+    failures = {}
+    for row in rows(
+        db,
+        "SELECT s.*, f.url, f.status AS f_status, f.error_kind AS f_kind, f.fetched_at FROM"
+        " fetch_failures s JOIN fetches f ON f.id = s.last_id",
+    ):
+        # The latest failure named is one of its group's, made at the group's latest time.
+        assert (row["f_status"], row["f_kind"], row["fetched_at"]) == (row["status"], row["error_kind"], row["last_at"])
+        assert row["url"].startswith(row["origin"])
+        failures[(row["origin"], row["status"], row["error_kind"])] = (row["failures"], row["last_at"])
+    health = {
+        (row["site"], row["day"]): tuple(row[name] for name in HEALTH_COUNTS)
+        for row in rows(db, "SELECT * FROM article_health")
+    }
+    recent = rows(db, "SELECT id, url, observed_at, views FROM recent_view_counts ORDER BY id")
+    return failures, health, recent
+
+
+HEALTH_COUNTS = ("articles", "no_date", "no_views", "no_author", "no_body", "partial")
+
+
+def report_computed(db: Path) -> tuple[dict[Any, Any], dict[Any, Any], list[Any]]:
+    """The same computed from every fetch, every article and every reading."""
+    failures: dict[Any, tuple[int, str]] = {}
+    for row in rows(db, "SELECT url, status, error, error_kind, fetched_at FROM fetches"):
+        if row["error"] is None and (row["status"] or 0) < 400:
+            continue
+        parts = urlsplit(row["url"])
+        key = (f"{parts.scheme}://{parts.netloc}", row["status"], row["error_kind"])
+        count, last = failures.get(key, (0, ""))
+        failures[key] = (count + 1, max(last, row["fetched_at"]))
+    health: dict[Any, tuple[int, ...]] = {}
+    for row in rows(db, "SELECT * FROM articles"):
+        key = (row["site"], row["first_seen_at"][:10])
+        flags = (
+            1,
+            row["published_at"] is None,
+            row["views"] is None,
+            not row["author"],
+            row["body_text"] == "",
+            row["parse_status"] != "ok",
+        )
+        health[key] = tuple(a + int(b) for a, b in zip(health.get(key, (0,) * 6), flags, strict=True))
+    day_ago = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    recent = rows(db, "SELECT id, url, observed_at, views FROM view_counts WHERE observed_at >= ? ORDER BY id", day_ago)
+    return failures, health, recent
+
+
+def test_report_summaries_follow_every_write_and_the_upgrade(archive: Path, tmp_path: Path) -> None:
+    db = copy_archive(archive, tmp_path / "archive.db")
+    summaries = report_summaries(db)
+    assert summaries == report_computed(db)
+    failures, health, recent = summaries
+    # The crawl's failures (429, 503, a redirect loop, the removed article's 404) and its articles are there.
+    assert {(status, kind) for _, status, kind in failures} >= {(429, "http_status"), (404, "http_status")}
+    assert sum(counts[0] for counts in health.values()) == len(rows(db, "SELECT url FROM articles"))
+    assert len(recent) == len(rows(db, "SELECT id FROM view_counts")) > 0  # the crawl read them all just now
+    # Changes the crawler never makes keep them right too: fields emptied, an article moved to another day and
+    # one deleted; a failure deleted, one turned into a success, a success into a failure.
+    with closing(sqlite3.connect(db)) as conn, conn:
+        urls = [row[0] for row in conn.execute("SELECT url FROM articles ORDER BY url")]
+        conn.execute(
+            "UPDATE articles SET author = '', views = NULL, parse_status = 'partial' WHERE url = ?", (urls[0],)
+        )
+        conn.execute("UPDATE articles SET first_seen_at = '2001-02-03T04:05:06+00:00' WHERE url = ?", (urls[1],))
+        conn.execute("UPDATE articles SET body_text = '', published_at = NULL WHERE url = ?", (urls[2],))
+        conn.execute("DELETE FROM url_aliases WHERE url = ?", (urls[3],))
+        conn.execute("DELETE FROM view_counts WHERE url = ?", (urls[3],))
+        conn.execute("UPDATE view_counts SET views = views + 1 WHERE url = ?", (urls[4],))
+        conn.execute(
+            "INSERT INTO view_counts (url, observed_at, views) VALUES (?, '2001-02-03T04:05:06+00:00', 1),"
+            " (?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 2)",
+            (urls[5], urls[5]),
+        )
+        conn.execute("UPDATE view_counts SET observed_at = '2001-02-03T04:05:06+00:00' WHERE url = ?", (urls[6],))
+        conn.execute("DELETE FROM articles WHERE url = ?", (urls[3],))
+        failed = [row[0] for row in conn.execute("SELECT id FROM fetches WHERE error_kind IS NOT NULL ORDER BY id")]
+        conn.execute("DELETE FROM fetches WHERE id = ?", (failed[0],))
+        conn.execute("UPDATE fetches SET status = 200, error = NULL, error_kind = NULL WHERE id = ?", (failed[-1],))
+        conn.execute(
+            "UPDATE fetches SET status = 500, error = 'answered HTTP 500.', error_kind = 'http_status'"
+            " WHERE id = (SELECT min(id) FROM fetches WHERE error IS NULL AND status < 400)"
+        )
+    changed = report_summaries(db)
+    assert changed == report_computed(db) and changed != summaries
+    # An archive written before the summaries gets them on its upgrade, counted from what it holds.
+    with closing(sqlite3.connect(db)) as conn, conn:
+        for kind, name in conn.execute(
+            "SELECT type, name FROM sqlite_master WHERE tbl_name IN ('fetch_failures', 'article_health',"
+            " 'recent_view_counts') OR name GLOB '*_health_*' OR name GLOB '*s_failures_*' OR name GLOB '*_recent_*'"
+            " ORDER BY type = 'table'"
+        ).fetchall():
+            if kind != "index":
+                conn.execute(f"DROP {kind.upper()} {name}")
+        conn.execute("PRAGMA user_version = 6")
+    with closing(sqlite3.connect(db)) as conn:
+        assert not conn.execute("SELECT name FROM sqlite_master WHERE name = 'fetch_failures'").fetchall()
+    assert upgrade(db)
+    assert report_summaries(db) == changed
 
 
 def test_canned_query_pages_render(client: DatasetteClient) -> None:

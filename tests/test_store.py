@@ -231,7 +231,97 @@ CREATE TABLE page_dictionaries (
     samples INTEGER NOT NULL,
     dictionary BLOB NOT NULL
 );
-CREATE INDEX page_dictionaries_site ON page_dictionaries(site, id);"""
+CREATE INDEX page_dictionaries_site ON page_dictionaries(site, id);
+CREATE TABLE fetch_failures (
+    origin TEXT NOT NULL,
+    status INTEGER,
+    error_kind TEXT,
+    failures INTEGER NOT NULL,
+    last_at TEXT NOT NULL,
+    last_id INTEGER NOT NULL
+);
+CREATE INDEX fetch_failures_key ON fetch_failures(origin, status, error_kind);
+CREATE TRIGGER fetches_failures_ai AFTER INSERT ON fetches WHEN (new.error IS NOT NULL OR new.status >= 400) BEGIN
+    INSERT INTO fetch_failures (origin, status, error_kind, failures, last_at, last_id)
+    SELECT CASE WHEN instr(substr(new.url, 9), '/') > 0 THEN substr(new.url, 1, 7 + instr(substr(new.url, 9), '/')) ELSE new.url END, new.status, new.error_kind, 0, new.fetched_at, new.id
+    WHERE NOT EXISTS (
+        SELECT 1 FROM fetch_failures
+        WHERE origin = CASE WHEN instr(substr(new.url, 9), '/') > 0 THEN substr(new.url, 1, 7 + instr(substr(new.url, 9), '/')) ELSE new.url END AND status IS new.status AND error_kind IS new.error_kind
+    );
+    UPDATE fetch_failures SET
+        failures = failures + 1,
+        last_id = CASE WHEN new.fetched_at >= last_at THEN new.id ELSE last_id END,
+        last_at = max(last_at, new.fetched_at)
+    WHERE origin = CASE WHEN instr(substr(new.url, 9), '/') > 0 THEN substr(new.url, 1, 7 + instr(substr(new.url, 9), '/')) ELSE new.url END AND status IS new.status AND error_kind IS new.error_kind;
+END;
+CREATE TRIGGER fetches_failures_ad AFTER DELETE ON fetches WHEN (old.error IS NOT NULL OR old.status >= 400) BEGIN
+    DELETE FROM fetch_failures WHERE origin = CASE WHEN instr(substr(old.url, 9), '/') > 0 THEN substr(old.url, 1, 7 + instr(substr(old.url, 9), '/')) ELSE old.url END AND status IS old.status AND error_kind IS old.error_kind;
+    INSERT INTO fetch_failures (origin, status, error_kind, failures, last_at, last_id)
+    SELECT CASE WHEN instr(substr(url, 9), '/') > 0 THEN substr(url, 1, 7 + instr(substr(url, 9), '/')) ELSE url END AS origin, status, error_kind, count(*), max(fetched_at), id
+    FROM fetches WHERE (error IS NOT NULL OR status >= 400) AND url BETWEEN CASE WHEN instr(substr(old.url, 9), '/') > 0 THEN substr(old.url, 1, 7 + instr(substr(old.url, 9), '/')) ELSE old.url END AND CASE WHEN instr(substr(old.url, 9), '/') > 0 THEN substr(old.url, 1, 7 + instr(substr(old.url, 9), '/')) ELSE old.url END || char(1114111) AND CASE WHEN instr(substr(url, 9), '/') > 0 THEN substr(url, 1, 7 + instr(substr(url, 9), '/')) ELSE url END = CASE WHEN instr(substr(old.url, 9), '/') > 0 THEN substr(old.url, 1, 7 + instr(substr(old.url, 9), '/')) ELSE old.url END AND status IS old.status AND error_kind IS old.error_kind
+    GROUP BY origin, status, error_kind;
+END;
+CREATE TRIGGER fetches_failures_au AFTER UPDATE OF url, status, error, error_kind, fetched_at ON fetches
+WHEN (old.error IS NOT NULL OR old.status >= 400) OR (new.error IS NOT NULL OR new.status >= 400) BEGIN
+    DELETE FROM fetch_failures WHERE origin = CASE WHEN instr(substr(old.url, 9), '/') > 0 THEN substr(old.url, 1, 7 + instr(substr(old.url, 9), '/')) ELSE old.url END AND status IS old.status AND error_kind IS old.error_kind;
+    INSERT INTO fetch_failures (origin, status, error_kind, failures, last_at, last_id)
+    SELECT CASE WHEN instr(substr(url, 9), '/') > 0 THEN substr(url, 1, 7 + instr(substr(url, 9), '/')) ELSE url END AS origin, status, error_kind, count(*), max(fetched_at), id
+    FROM fetches WHERE (error IS NOT NULL OR status >= 400) AND url BETWEEN CASE WHEN instr(substr(old.url, 9), '/') > 0 THEN substr(old.url, 1, 7 + instr(substr(old.url, 9), '/')) ELSE old.url END AND CASE WHEN instr(substr(old.url, 9), '/') > 0 THEN substr(old.url, 1, 7 + instr(substr(old.url, 9), '/')) ELSE old.url END || char(1114111) AND CASE WHEN instr(substr(url, 9), '/') > 0 THEN substr(url, 1, 7 + instr(substr(url, 9), '/')) ELSE url END = CASE WHEN instr(substr(old.url, 9), '/') > 0 THEN substr(old.url, 1, 7 + instr(substr(old.url, 9), '/')) ELSE old.url END AND status IS old.status AND error_kind IS old.error_kind
+    GROUP BY origin, status, error_kind;
+    DELETE FROM fetch_failures WHERE origin = CASE WHEN instr(substr(new.url, 9), '/') > 0 THEN substr(new.url, 1, 7 + instr(substr(new.url, 9), '/')) ELSE new.url END AND status IS new.status AND error_kind IS new.error_kind;
+    INSERT INTO fetch_failures (origin, status, error_kind, failures, last_at, last_id)
+    SELECT CASE WHEN instr(substr(url, 9), '/') > 0 THEN substr(url, 1, 7 + instr(substr(url, 9), '/')) ELSE url END AS origin, status, error_kind, count(*), max(fetched_at), id
+    FROM fetches WHERE (error IS NOT NULL OR status >= 400) AND url BETWEEN CASE WHEN instr(substr(new.url, 9), '/') > 0 THEN substr(new.url, 1, 7 + instr(substr(new.url, 9), '/')) ELSE new.url END AND CASE WHEN instr(substr(new.url, 9), '/') > 0 THEN substr(new.url, 1, 7 + instr(substr(new.url, 9), '/')) ELSE new.url END || char(1114111) AND CASE WHEN instr(substr(url, 9), '/') > 0 THEN substr(url, 1, 7 + instr(substr(url, 9), '/')) ELSE url END = CASE WHEN instr(substr(new.url, 9), '/') > 0 THEN substr(new.url, 1, 7 + instr(substr(new.url, 9), '/')) ELSE new.url END AND status IS new.status AND error_kind IS new.error_kind
+    GROUP BY origin, status, error_kind;
+END;
+CREATE TABLE recent_view_counts (
+    url TEXT NOT NULL,
+    id INTEGER NOT NULL,
+    observed_at TEXT NOT NULL,
+    views INTEGER NOT NULL,
+    PRIMARY KEY (url, id)
+) WITHOUT ROWID;
+CREATE INDEX recent_view_counts_observed ON recent_view_counts(observed_at);
+CREATE TRIGGER view_counts_recent_ai AFTER INSERT ON view_counts BEGIN
+    DELETE FROM recent_view_counts WHERE observed_at < strftime('%Y-%m-%dT%H:%M:%S', 'now', '-1 day');
+    INSERT INTO recent_view_counts (url, id, observed_at, views)
+    SELECT new.url, new.id, new.observed_at, new.views WHERE new.observed_at >= strftime('%Y-%m-%dT%H:%M:%S', 'now', '-1 day');
+END;
+CREATE TRIGGER view_counts_recent_ad AFTER DELETE ON view_counts BEGIN
+    DELETE FROM recent_view_counts WHERE url = old.url AND id = old.id;
+END;
+CREATE TRIGGER view_counts_recent_au AFTER UPDATE ON view_counts BEGIN
+    DELETE FROM recent_view_counts WHERE url = old.url AND id = old.id;
+    INSERT INTO recent_view_counts (url, id, observed_at, views)
+    SELECT new.url, new.id, new.observed_at, new.views WHERE new.observed_at >= strftime('%Y-%m-%dT%H:%M:%S', 'now', '-1 day');
+END;
+CREATE TABLE article_health (
+    site TEXT NOT NULL,
+    day TEXT NOT NULL,
+    articles INTEGER NOT NULL,
+    no_date INTEGER NOT NULL, no_views INTEGER NOT NULL, no_author INTEGER NOT NULL, no_body INTEGER NOT NULL, partial INTEGER NOT NULL,
+    PRIMARY KEY (site, day)
+) WITHOUT ROWID;
+CREATE TRIGGER articles_health_ai AFTER INSERT ON articles BEGIN
+    INSERT INTO article_health (site, day, articles, no_date, no_views, no_author, no_body, partial)
+    VALUES (new.site, substr(new.first_seen_at, 1, 10), +1, +(new.published_at IS NULL), +(new.views IS NULL), +(coalesce(new.author, '') = ''), +(new.body_text = ''), +(new.parse_status != 'ok'))
+    ON CONFLICT (site, day) DO UPDATE SET articles = articles + excluded.articles, no_date = no_date + excluded.no_date, no_views = no_views + excluded.no_views, no_author = no_author + excluded.no_author, no_body = no_body + excluded.no_body, partial = partial + excluded.partial;
+END;
+CREATE TRIGGER articles_health_ad AFTER DELETE ON articles BEGIN
+    INSERT INTO article_health (site, day, articles, no_date, no_views, no_author, no_body, partial)
+    VALUES (old.site, substr(old.first_seen_at, 1, 10), -1, -(old.published_at IS NULL), -(old.views IS NULL), -(coalesce(old.author, '') = ''), -(old.body_text = ''), -(old.parse_status != 'ok'))
+    ON CONFLICT (site, day) DO UPDATE SET articles = articles + excluded.articles, no_date = no_date + excluded.no_date, no_views = no_views + excluded.no_views, no_author = no_author + excluded.no_author, no_body = no_body + excluded.no_body, partial = partial + excluded.partial;
+    DELETE FROM article_health WHERE site = old.site AND day = substr(old.first_seen_at, 1, 10) AND articles = 0;
+END;
+CREATE TRIGGER articles_health_au AFTER UPDATE ON articles WHEN old.site IS NOT new.site OR substr(old.first_seen_at, 1, 10) IS NOT substr(new.first_seen_at, 1, 10) OR (old.published_at IS NULL) IS NOT (new.published_at IS NULL) OR (old.views IS NULL) IS NOT (new.views IS NULL) OR (coalesce(old.author, '') = '') IS NOT (coalesce(new.author, '') = '') OR (old.body_text = '') IS NOT (new.body_text = '') OR (old.parse_status != 'ok') IS NOT (new.parse_status != 'ok') BEGIN
+    INSERT INTO article_health (site, day, articles, no_date, no_views, no_author, no_body, partial)
+    VALUES (old.site, substr(old.first_seen_at, 1, 10), -1, -(old.published_at IS NULL), -(old.views IS NULL), -(coalesce(old.author, '') = ''), -(old.body_text = ''), -(old.parse_status != 'ok'))
+    ON CONFLICT (site, day) DO UPDATE SET articles = articles + excluded.articles, no_date = no_date + excluded.no_date, no_views = no_views + excluded.no_views, no_author = no_author + excluded.no_author, no_body = no_body + excluded.no_body, partial = partial + excluded.partial;
+    INSERT INTO article_health (site, day, articles, no_date, no_views, no_author, no_body, partial)
+    VALUES (new.site, substr(new.first_seen_at, 1, 10), +1, +(new.published_at IS NULL), +(new.views IS NULL), +(coalesce(new.author, '') = ''), +(new.body_text = ''), +(new.parse_status != 'ok'))
+    ON CONFLICT (site, day) DO UPDATE SET articles = articles + excluded.articles, no_date = no_date + excluded.no_date, no_views = no_views + excluded.no_views, no_author = no_author + excluded.no_author, no_body = no_body + excluded.no_body, partial = partial + excluded.partial;
+    DELETE FROM article_health WHERE site = old.site AND day = substr(old.first_seen_at, 1, 10) AND articles = 0;
+END;"""
 
 
 def make_page(html: str, *, url: str = SEED_URL, at: datetime = T0, status: int = 200) -> Page:

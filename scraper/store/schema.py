@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Callable
 
 #: Bumped by every migration; stored in PRAGMA user_version.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _SCHEMA_V1 = """
 -- Full-text search (articles_fts) covers what people search: title, lead and body.
@@ -344,6 +344,174 @@ def _migrate_to_6(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+def _origin(url: str) -> str:
+    """The scheme, host and port of a URL ("https://www.site.kz:8080"): what failed_fetches groups by."""
+    slash = f"instr(substr({url}, 9), '/')"
+    return f"CASE WHEN {slash} > 0 THEN substr({url}, 1, 7 + {slash}) ELSE {url} END"
+
+
+def _failed(row: str = "") -> str:
+    """A fetch that got no usable answer: the condition of the partial index fetches_failed."""
+    prefix = f"{row}." if row else ""
+    return f"({prefix}error IS NOT NULL OR {prefix}status >= 400)"
+
+
+def _failure_groups(where: str = "") -> str:
+    """Failed fetches counted by origin, status and kind, with the latest: the rows of fetch_failures."""
+    return f"""INSERT INTO fetch_failures (origin, status, error_kind, failures, last_at, last_id)
+    SELECT {_origin("url")} AS origin, status, error_kind, count(*), max(fetched_at), id
+    FROM fetches WHERE {_failed()}{where}
+    GROUP BY origin, status, error_kind"""
+
+
+def _refresh_failures(row: str) -> str:
+    """Count the failure group of `row` (old or new, in a trigger) again from the ledger."""
+    key = f"origin = {_origin(f'{row}.url')} AND status IS {row}.status AND error_kind IS {row}.error_kind"
+    # The URLs of one origin all begin with it, so a range of the index fetches_failed holds the group.
+    group = (
+        f" AND url BETWEEN {_origin(f'{row}.url')} AND {_origin(f'{row}.url')} || char(1114111)"
+        f" AND {_origin('url')} = {_origin(f'{row}.url')}"
+        f" AND status IS {row}.status AND error_kind IS {row}.error_kind"
+    )
+    return f"""    DELETE FROM fetch_failures WHERE {key};
+    {_failure_groups(group)};"""
+
+
+#: The flags the extraction_health report counts, of an articles row: missing date, views, author, body; partial.
+_HEALTH = ("no_date", "no_views", "no_author", "no_body", "partial")
+
+
+def _health_flags(row: str) -> list[str]:
+    return [
+        f"{row}.published_at IS NULL",
+        f"{row}.views IS NULL",
+        f"coalesce({row}.author, '') = ''",
+        f"{row}.body_text = ''",
+        f"{row}.parse_status != 'ok'",
+    ]
+
+
+def _count_health(row: str, sign: str) -> str:
+    """Add (sign "+") or take away (sign "-") an articles row in article_health."""
+    values = ", ".join(f"{sign}({flag})" for flag in _health_flags(row))
+    sums = ", ".join(f"{name} = {name} + excluded.{name}" for name in ("articles", *_HEALTH))
+    return f"""    INSERT INTO article_health (site, day, articles, {", ".join(_HEALTH)})
+    VALUES ({row}.site, substr({row}.first_seen_at, 1, 10), {sign}1, {values})
+    ON CONFLICT (site, day) DO UPDATE SET {sums};"""
+
+
+def _drop_empty_health(row: str) -> str:
+    return (
+        f"    DELETE FROM article_health"
+        f" WHERE site = {row}.site AND day = substr({row}.first_seen_at, 1, 10) AND articles = 0;"
+    )
+
+
+_HEALTH_SUMS = ", ".join(f"sum({flag})" for flag in _health_flags("articles"))
+_HEALTH_CHANGED = " OR ".join(
+    [
+        "old.site IS NOT new.site",
+        "substr(old.first_seen_at, 1, 10) IS NOT substr(new.first_seen_at, 1, 10)",
+        *(f"({a}) IS NOT ({b})" for a, b in zip(_health_flags("old"), _health_flags("new"), strict=True)),
+    ]
+)
+
+#: The start of the window of the fastest_growing report: a day ago, as view_counts.observed_at is written.
+_DAY_AGO = "strftime('%Y-%m-%dT%H:%M:%S', 'now', '-1 day')"
+
+# Summaries for the whole-archive reports, kept by triggers as the archive is written, so that a report reads a
+# few hundred rows instead of every failed fetch, every article or a day of readings spread over the whole table
+# (measured with bench/serve.py on 100,000 articles). fetch_failures: failed fetches counted by origin, status
+# and kind, with the latest (the crawler never changes a fetch row; a change or a removal counts its group again
+# from the ledger). article_health: articles counted by site and day of first capture, with the flags the report
+# shows; its update trigger fires only when a flag or the group changes, not on each re-visit's view count.
+# recent_view_counts: a copy of the readings of the last day (fastest_growing's window), by article; each new
+# reading drops those that have left the window, so the table holds a day of readings at most.
+_SCHEMA_V7 = f"""
+CREATE TABLE fetch_failures (
+    origin TEXT NOT NULL,
+    status INTEGER,
+    error_kind TEXT,
+    failures INTEGER NOT NULL,
+    last_at TEXT NOT NULL,
+    last_id INTEGER NOT NULL
+);
+CREATE INDEX fetch_failures_key ON fetch_failures(origin, status, error_kind);
+{_failure_groups()};
+CREATE TRIGGER fetches_failures_ai AFTER INSERT ON fetches WHEN {_failed("new")} BEGIN
+    INSERT INTO fetch_failures (origin, status, error_kind, failures, last_at, last_id)
+    SELECT {_origin("new.url")}, new.status, new.error_kind, 0, new.fetched_at, new.id
+    WHERE NOT EXISTS (
+        SELECT 1 FROM fetch_failures
+        WHERE origin = {_origin("new.url")} AND status IS new.status AND error_kind IS new.error_kind
+    );
+    UPDATE fetch_failures SET
+        failures = failures + 1,
+        last_id = CASE WHEN new.fetched_at >= last_at THEN new.id ELSE last_id END,
+        last_at = max(last_at, new.fetched_at)
+    WHERE origin = {_origin("new.url")} AND status IS new.status AND error_kind IS new.error_kind;
+END;
+CREATE TRIGGER fetches_failures_ad AFTER DELETE ON fetches WHEN {_failed("old")} BEGIN
+{_refresh_failures("old")}
+END;
+CREATE TRIGGER fetches_failures_au AFTER UPDATE OF url, status, error, error_kind, fetched_at ON fetches
+WHEN {_failed("old")} OR {_failed("new")} BEGIN
+{_refresh_failures("old")}
+{_refresh_failures("new")}
+END;
+CREATE TABLE recent_view_counts (
+    url TEXT NOT NULL,
+    id INTEGER NOT NULL,
+    observed_at TEXT NOT NULL,
+    views INTEGER NOT NULL,
+    PRIMARY KEY (url, id)
+) WITHOUT ROWID;
+CREATE INDEX recent_view_counts_observed ON recent_view_counts(observed_at);
+INSERT INTO recent_view_counts (url, id, observed_at, views)
+    SELECT url, id, observed_at, views FROM view_counts WHERE observed_at >= {_DAY_AGO};
+CREATE TRIGGER view_counts_recent_ai AFTER INSERT ON view_counts BEGIN
+    DELETE FROM recent_view_counts WHERE observed_at < {_DAY_AGO};
+    INSERT INTO recent_view_counts (url, id, observed_at, views)
+    SELECT new.url, new.id, new.observed_at, new.views WHERE new.observed_at >= {_DAY_AGO};
+END;
+CREATE TRIGGER view_counts_recent_ad AFTER DELETE ON view_counts BEGIN
+    DELETE FROM recent_view_counts WHERE url = old.url AND id = old.id;
+END;
+CREATE TRIGGER view_counts_recent_au AFTER UPDATE ON view_counts BEGIN
+    DELETE FROM recent_view_counts WHERE url = old.url AND id = old.id;
+    INSERT INTO recent_view_counts (url, id, observed_at, views)
+    SELECT new.url, new.id, new.observed_at, new.views WHERE new.observed_at >= {_DAY_AGO};
+END;
+CREATE TABLE article_health (
+    site TEXT NOT NULL,
+    day TEXT NOT NULL,
+    articles INTEGER NOT NULL,
+    {", ".join(f"{name} INTEGER NOT NULL" for name in _HEALTH)},
+    PRIMARY KEY (site, day)
+) WITHOUT ROWID;
+INSERT INTO article_health (site, day, articles, {", ".join(_HEALTH)})
+    SELECT site, substr(first_seen_at, 1, 10) AS day, count(*), {_HEALTH_SUMS}
+    FROM articles GROUP BY site, day;
+CREATE TRIGGER articles_health_ai AFTER INSERT ON articles BEGIN
+{_count_health("new", "+")}
+END;
+CREATE TRIGGER articles_health_ad AFTER DELETE ON articles BEGIN
+{_count_health("old", "-")}
+{_drop_empty_health("old")}
+END;
+CREATE TRIGGER articles_health_au AFTER UPDATE ON articles WHEN {_HEALTH_CHANGED} BEGIN
+{_count_health("old", "-")}
+{_count_health("new", "+")}
+{_drop_empty_health("old")}
+END;
+"""
+
+
+def _migrate_to_7(db: sqlite3.Connection) -> None:
+    for statement in _statements(_SCHEMA_V7):
+        db.execute(statement)
+
+
 #: version -> the step that brings the schema from version-1 to version, run in one transaction.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _migrate_to_1,
@@ -352,4 +520,5 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     4: _migrate_to_4,
     5: _migrate_to_5,
     6: _migrate_to_6,
+    7: _migrate_to_7,
 }
