@@ -9,7 +9,7 @@ from enum import StrEnum
 from selectolax.lexbor import LexborNode
 
 from scraper.elements import NEVER_TEXT, VOID
-from scraper.parse import vocabulary
+from scraper.parse import css, vocabulary
 from scraper.parse.measure import SENTENCE_CLOSE_RE, Prose, ancestor_ids, link_density
 
 # Removed with their subtree, unconditionally: what never holds text, and the
@@ -186,7 +186,7 @@ def _scan(
         ident = attrs.get("id")
         weight, named = class_info(f"{cls} {ident}") if cls or ident else _NO_CLASS
         if named is teaser:
-            if node.css_first("a[href]") is None:
+            if css.first(node, "a[href]") is None:
                 named = lead
             else:
                 weight = REMOVE_WEIGHT
@@ -222,7 +222,7 @@ def _names_lead(node: LexborNode) -> bool:
     if not (cls or ident):
         return False
     named = class_info(f"{cls} {ident}")[1]
-    return named is Named.LEAD or (named is Named.TEASER and node.css_first("a[href]") is None)
+    return named is Named.LEAD or (named is Named.TEASER and css.first(node, "a[href]") is None)
 
 
 def _inside(node: LexborNode, tags: frozenset[str], levels: int) -> bool:
@@ -250,7 +250,7 @@ def _keep_leads(header: LexborNode, leads: list[LexborNode]) -> None:
     found_ids: set[int] = set()
     keep: set[int] = set()
     header_id = header.mem_id
-    for node in header.css(LEAD_SELECTOR):
+    for node in css.every(header, LEAD_SELECTOR):
         named = _names_lead(node)
         if not (named or node.tag in LEAD_TAGS):
             continue

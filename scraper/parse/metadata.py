@@ -173,6 +173,17 @@ class Metadata:
         return self._jsonld
 
     @property
+    def article_body(self) -> str | None:
+        """The JSON-LD article object's articleBody, if it is a string.
+
+        Most pages have none: JSON that never names the key is not parsed for it.
+        """
+        if self._jsonld is None and not any('"articleBody"' in text for text in self.jsonld_scripts):
+            return None
+        body = self.jsonld.get("articleBody")
+        return body if isinstance(body, str) else None
+
+    @property
     def all_jsonld_scripts(self) -> list[str]:
         """The text of every JSON-LD script of the document, <head> and <body>."""
         if self._all_scripts is None:
