@@ -212,7 +212,8 @@ class Metadata:
             dates = _date_values(texts)
         else:
             if self._head_dates is None:
-                self._head_scripts = [node.text(deep=True) for node in self._script_nodes]
+                # <head>'s scripts are what jsonld_scripts reads when <head> has any: read once for both.
+                self._head_scripts = self.jsonld_scripts if self._script_nodes else []
                 self._head_dates = _date_values(self._head_scripts)
             texts, dates = self._head_scripts or [], self._head_dates
         values = set(dates.get(keys[0], ()))
