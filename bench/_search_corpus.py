@@ -10,9 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from scraper.demosite.site import NewsSite
-from scraper.fieldeval import saved_page
 from scraper.models import Verdict
-from scraper.pipeline import archive_page, choose_profile
+from scraper.pipeline import archive_page, choose_profile, saved_page
 from scraper.store import Archive
 
 REPO = Path(__file__).resolve().parent.parent

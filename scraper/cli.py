@@ -20,12 +20,11 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from scraper import settings
-from scraper.charset import decode
 from scraper.errors import ScrapeError, StoreError, UsageError
 from scraper.explain import explain_page, explain_url
 from scraper.fetch import Fetcher, FetchPolicy
-from scraper.models import Page, Verdict
-from scraper.pipeline import choose_profile, parse_page, scrape_url
+from scraper.models import Verdict
+from scraper.pipeline import choose_profile, parse_page, saved_page, scrape_url
 from scraper.profiles import Profile
 from scraper.reparse import reparse_archive
 from scraper.store import Archive
@@ -221,21 +220,7 @@ def parse_command(file: Any, url: str, profile_name: str | None, fetched_at: dat
         profile = choose_profile(url, profile_name)
     except UsageError as exc:
         _fail(str(exc), 2)
-    body = file.read()
-    text, encoding, encoding_source = decode(body, None)
-    when = fetched_at or datetime.now(UTC)
-    page = Page(
-        url=url,
-        final_url=url,
-        status=200,
-        headers={},
-        body=body,
-        text=text,
-        encoding=encoding,
-        encoding_source=encoding_source,
-        content_type="text/html",
-        fetched_at=when if when.tzinfo else when.replace(tzinfo=UTC),
-    )
+    page = saved_page(file.read(), url, fetched_at or datetime.now(UTC))
     try:
         if explain:
             _print_record(explain_page(page, profile))

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from scraper.charset import decode
-from scraper.models import Article, Page
+from scraper.models import Article
 from scraper.normalize import normalize
 from scraper.parse import parse_html
+from scraper.pipeline import saved_page
 from scraper.profiles import GENERIC_PROFILE
 
 #: Given to pages read without their address (htmldate's benchmark gives none), so no date can come from it.
@@ -106,23 +106,6 @@ def load_snippets_dev(path: str | Path) -> list[DevPage]:
             )
         )
     return pages
-
-
-def saved_page(body: bytes, url: str, fetched_at: datetime) -> Page:
-    """A page saved to a file, as if just fetched from `url` at `fetched_at` (decoded as a response would be)."""
-    text, encoding, source = decode(body, None)
-    return Page(
-        url=url,
-        final_url=url,
-        status=200,
-        headers={},
-        body=body,
-        text=text,
-        encoding=encoding,
-        encoding_source=source,
-        content_type="text/html",
-        fetched_at=fetched_at,
-    )
 
 
 def read_page(page: DevPage, *, now: datetime) -> Article:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from scraper import settings
+from scraper.charset import decode
 from scraper.errors import ContentError, ErrorKind, FetchError, HTTPStatusError, ParseError, StoreError
 from scraper.fetch import Fetcher
 from scraper.guard import not_an_article, refusal_reason
@@ -115,6 +116,27 @@ def parse_page(page: Page, profile: Profile) -> Article:
     if article.parse_status == ParseStatus.EMPTY:
         raise ParseError(f"No article found at {shown}: the page has no title.", url=url)
     return article
+
+
+def saved_page(body: bytes, url: str, fetched_at: datetime) -> Page:
+    """A page saved to a file, as if just fetched from `url` at `fetched_at` (decoded as a response would be).
+
+    A `fetched_at` without a zone is taken as UTC.
+    """
+    text, encoding, source = decode(body, None)
+    fetched_at = fetched_at if fetched_at.tzinfo else fetched_at.replace(tzinfo=UTC)
+    return Page(
+        url=url,
+        final_url=url,
+        status=200,
+        headers={},
+        body=body,
+        text=text,
+        encoding=encoding,
+        encoding_source=source,
+        content_type="text/html",
+        fetched_at=fetched_at,
+    )
 
 
 def retry_after_seconds(value: str | None, now: datetime) -> float | None:

@@ -14,10 +14,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scraper.charset import decode
 from scraper.errors import ParseError
-from scraper.models import Page
-from scraper.pipeline import choose_profile, parse_page
+from scraper.pipeline import choose_profile, parse_page, saved_page
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 PAGES = [p.read_bytes() for p in sorted((FIXTURES / "baigenews").glob("*.html"))]
@@ -69,19 +67,7 @@ def mutate(page: bytes, steps: list[tuple[str, float, bytes]]) -> bytes:
 
 
 def parse(body: bytes) -> None:
-    text, encoding, source = decode(body, "text/html")
-    page = Page(
-        url="https://baigenews.kz/fuzz_1/",
-        final_url="https://baigenews.kz/fuzz_1/",
-        status=200,
-        headers={},
-        body=body,
-        text=text,
-        encoding=encoding,
-        encoding_source=source,
-        content_type="text/html",
-        fetched_at=datetime(2024, 3, 12, tzinfo=UTC),
-    )
+    page = saved_page(body, "https://baigenews.kz/fuzz_1/", datetime(2024, 3, 12, tzinfo=UTC))
     for profile in ("baigenews", "generic"):
         with contextlib.suppress(ParseError):
             parse_page(page, choose_profile(page.url, profile))

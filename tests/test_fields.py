@@ -23,7 +23,6 @@ from scraper.fieldeval import (
     same_authors,
     same_instant,
     same_title,
-    saved_page,
     score_days,
 )
 from scraper.models import Origin
@@ -31,7 +30,7 @@ from scraper.normalize import parse_views
 from scraper.parse import parse_html
 from scraper.parse.authors import split_authors
 from scraper.parse.views import labeled_count
-from scraper.pipeline import parse_page
+from scraper.pipeline import parse_page, saved_page
 from scraper.profiles import GENERIC_PROFILE, get_profile
 
 from .commands import one_error_line, run

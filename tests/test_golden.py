@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from scraper.charset import decode
-from scraper.models import RECORD_FIELDS, Page
-from scraper.pipeline import choose_profile, parse_page
+from scraper.models import RECORD_FIELDS
+from scraper.pipeline import choose_profile, parse_page, saved_page
 
 from .conftest import FIXTURES
 
@@ -35,20 +35,7 @@ CHROME = (
 
 
 def parse_fixture(path: Path, url: str, fetched_at: str) -> dict[str, object]:
-    body = path.read_bytes()
-    text, encoding, source = decode(body, "text/html")
-    page = Page(
-        url=url,
-        final_url=url,
-        status=200,
-        headers={},
-        body=body,
-        text=text,
-        encoding=encoding,
-        encoding_source=source,
-        content_type="text/html",
-        fetched_at=datetime.fromisoformat(fetched_at),
-    )
+    page = saved_page(path.read_bytes(), url, datetime.fromisoformat(fetched_at))
     return parse_page(page, choose_profile(url, "baigenews")).to_record()
 
 
