@@ -68,8 +68,7 @@ QUICK_PAGES = 4  # pages per set in --quick
 
 def project(page: DevPage) -> str:
     tree = LexborHTMLParser(page.html)
-    jsonld_body = read_metadata(tree).jsonld.get("articleBody")
-    return extract_body(tree, jsonld_body=jsonld_body if isinstance(jsonld_body, str) else None).text
+    return extract_body(tree, jsonld_body=read_metadata(tree).article_body).text
 
 
 def load_references() -> tuple[dict[str, Extractor], dict[str, str]]:

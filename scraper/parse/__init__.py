@@ -229,8 +229,7 @@ def parse_html(html: str, profile: Profile) -> RawArticle:
     _read_dates(tree, meta, zone, raw, html)
     _read_fields(page, raw, wanted)
     if "body" not in raw.field_sources or not raw.body_paragraphs:
-        jsonld_body = meta.jsonld.get("articleBody")
-        body = extract_body(tree, jsonld_body=jsonld_body if isinstance(jsonld_body, str) else None)
+        body = extract_body(tree, jsonld_body=meta.article_body)
         if body.paragraphs:
             raw.body_paragraphs = list(body.paragraphs)
             raw.body_parts = [BodyPart("", body.html)]

@@ -8,6 +8,7 @@ from html import escape
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from scraper.parse import css
 from scraper.parse.boilerplate import JUNK_SELECTOR, remove_boilerplate
 from scraper.parse.container import choose, leads_before, prose_container
 from scraper.parse.reader import Reader, read, render_html
@@ -86,7 +87,7 @@ def _jsonld_to_body(value: str) -> Body:
         root = LexborHTMLParser(value).body
         if root is None:
             return Body((), "", "jsonld")
-        for node in reversed(root.css(JUNK_SELECTOR)):
+        for node in reversed(css.every(root, JUNK_SELECTOR)):
             node.decompose()
         return _walk_to_body([root], {}, "jsonld")
     text = clean_text(value.replace("\r\n", "\n"), multiline=True)

@@ -7,6 +7,7 @@ import re
 
 from selectolax.lexbor import LexborNode
 
+from scraper.parse import css
 from scraper.parse.measure import Prose, ancestor_ids, link_density
 
 # Elements whose text is scored as a paragraph when choosing the article
@@ -111,7 +112,7 @@ def _score_candidates(
     # The candidates a paragraph's score goes to, by the paragraph's parent: siblings share them,
     # so each chain of ancestors is walked once.
     chains: dict[int, list[_Candidate]] = {}
-    for para in root.css(selector)[:MAX_SCORED_PARAGRAPHS]:
+    for para in css.every(root, selector)[:MAX_SCORED_PARAGRAPHS]:
         text = para.text(deep=para.tag not in _OWN_TEXT_TAGS)[:MAX_SCORED_CHARS]
         length = len(text.strip())
         if length < MIN_PARAGRAPH_CHARS:
@@ -303,7 +304,7 @@ def prose_container(root: LexborNode, chosen: LexborNode, page_prose: Prose, lef
     totals: dict[int, int] = {}
     root_id = root.mem_id
     lengths = page_prose.lengths
-    for para in root.css("p"):
+    for para in css.every(root, "p"):
         length = lengths.get(para.mem_id, 0)
         if not length:
             continue

@@ -6,6 +6,8 @@ import re
 
 from selectolax.lexbor import LexborNode
 
+from scraper.parse import css
+
 # A <p> counts as prose from this many characters: a sentence or more.
 PROSE_PARAGRAPH_CHARS = 80
 # Links whose text is measured for a link density (a garbage page's millions of links are sampled).
@@ -25,7 +27,7 @@ class Prose:
 
     def __init__(self, root: LexborNode) -> None:
         self.lengths: dict[int, int] = {}
-        for para in root.css("p"):
+        for para in css.every(root, "p"):
             length = len(para.text().strip())
             if length >= PROSE_PARAGRAPH_CHARS:
                 self.lengths[para.mem_id] = length
@@ -34,14 +36,14 @@ class Prose:
     def under(self, node: LexborNode) -> int:
         """Characters of prose under `node` (in the tree as it is now)."""
         lengths = self.lengths
-        return sum(lengths.get(para.mem_id, 0) for para in node.css("p"))
+        return sum(lengths.get(para.mem_id, 0) for para in css.every(node, "p"))
 
 
 def link_density(node: LexborNode, text_len: int, lengths: dict[int, int] | None = None) -> float:
     """Link text over `text_len`; `lengths` keeps each link's text length (by mem_id) for nodes measured in turn."""
     if text_len <= 0:
         return 0.0
-    anchors = node.css("a")
+    anchors = css.every(node, "a")
     measured = anchors[:MAX_LINKS_MEASURED]
     links = 0
     if lengths is None:

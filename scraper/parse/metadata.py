@@ -173,6 +173,17 @@ class Metadata:
         return self._jsonld
 
     @property
+    def article_body(self) -> str | None:
+        """The JSON-LD article object's articleBody, if it is a string.
+
+        Most pages have none: JSON that never names the key is not parsed for it.
+        """
+        if self._jsonld is None and not any('"articleBody"' in text for text in self.jsonld_scripts):
+            return None
+        body = self.jsonld.get("articleBody")
+        return body if isinstance(body, str) else None
+
+    @property
     def all_jsonld_scripts(self) -> list[str]:
         """The text of every JSON-LD script of the document, <head> and <body>."""
         if self._all_scripts is None:
@@ -201,7 +212,8 @@ class Metadata:
             dates = _date_values(texts)
         else:
             if self._head_dates is None:
-                self._head_scripts = [node.text(deep=True) for node in self._script_nodes]
+                # <head>'s scripts are what jsonld_scripts reads when <head> has any: read once for both.
+                self._head_scripts = self.jsonld_scripts if self._script_nodes else []
                 self._head_dates = _date_values(self._head_scripts)
             texts, dates = self._head_scripts or [], self._head_dates
         values = set(dates.get(keys[0], ()))

@@ -139,7 +139,14 @@ class Reader:
         self.link_chars = 0
         if self.in_caption:
             return
-        text = raw.strip() if self.in_pre else " ".join(raw.split())
+        if self.in_pre:
+            text = raw.strip()
+        elif raw.isprintable() and "  " not in raw and raw[:1] != " " and raw[-1:] != " ":
+            # Printable text has no whitespace but the ASCII space (every other kind is a control or
+            # a separator): single inner spaces are the collapsed form already, checked at C speed.
+            text = raw
+        else:
+            text = " ".join(raw.split())
         if not text.replace(_LINE_BREAK, ""):
             if "<img" in inner:
                 self.texts.append("")
