@@ -70,6 +70,16 @@ class Cluster:
         self.roles.append(role)
         return role
 
+    def crawl(self, schedule: Path) -> subprocess.Popen[str]:
+        """`scrape crawl SCHEDULE --redis`, started and left running (its output piped)."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "scraper", "crawl", str(schedule), "--redis", self.redis.url],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
     def stop(self) -> None:
         for role in self.roles:
             role.stop()
@@ -314,13 +324,7 @@ def test_a_worker_killed_mid_fetch_has_its_job_redelivered(cluster: Cluster, tmp
     cluster.writer()
     doomed = cluster.worker()
     schedule = write_schedule(_mkdir(tmp_path / "s"), served)
-    crawling = subprocess.Popen(
-        [sys.executable, "-m", "scraper", "crawl", str(schedule), "--redis", cluster.redis.url],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    crawling = cluster.crawl(schedule)
     deadline = time.monotonic() + 60
     while not requests_for(served, slow["path"]):
         assert time.monotonic() < deadline, "the slow article was never requested"
@@ -382,13 +386,7 @@ def test_a_writer_killed_mid_run_resumes_the_run_with_nothing_lost_or_written_tw
     cluster.worker()
     cluster.worker()
     schedule = write_schedule(_mkdir(tmp_path / "s"), served, politeness={"delay": 0.01})
-    crawling = subprocess.Popen(
-        [sys.executable, "-m", "scraper", "crawl", str(schedule), "--redis", cluster.redis.url],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    crawling = cluster.crawl(schedule)
     doomed.process.wait(timeout=60)
     assert doomed.process.returncode == -9
     cluster.writer()
@@ -408,13 +406,7 @@ def test_a_redis_restart_with_its_append_only_file_loses_nothing(cluster: Cluste
     cluster.writer()
     cluster.worker()
     schedule = write_schedule(_mkdir(tmp_path / "s"), served, politeness={"delay": 0.02, "concurrency": 2})
-    crawling = subprocess.Popen(
-        [sys.executable, "-m", "scraper", "crawl", str(schedule), "--redis", cluster.redis.url],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    crawling = cluster.crawl(schedule)
     deadline = time.monotonic() + 60
     while len([e for e in site_log(served) if str(e["path"]).rstrip("/").rsplit("_", 1)[-1].isdigit()]) < 10:
         assert time.monotonic() < deadline
