@@ -144,6 +144,10 @@ def decode(body: bytes, content_type: str | None = None) -> tuple[str, str, str]
         declared.append((from_meta, "meta"))
     if declared:
         encoding, source = declared[0]
+        # A template that still declares its old charset is common; text really written in a legacy encoding,
+        # single-byte or East Asian, practically never forms valid UTF-8 throughout. So bytes that do are UTF-8.
+        if not encoding.startswith("utf-") and not body.isascii() and (text := _decodes(body, "utf-8")) is not None:
+            return text, "utf-8", f"{source}+redecoded"
         text = _decodes(body, encoding)
         if text is not None and not (encoding != "utf-8" and looks_like_mojibake(text)):
             return text, encoding, source

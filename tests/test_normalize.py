@@ -205,6 +205,17 @@ def test_languages() -> None:
             "utf-8",
             "header+redecoded",
         ),
+        # A template still declaring its old charset over UTF-8 text: "sanciÃ³n", "bÄdzie" otherwise.
+        (
+            '<meta charset="iso-8859-15"><title>La revancha tras su sanción</title>'.encode(),
+            "text/html",
+            "utf-8",
+            "meta+redecoded",
+        ),
+        ('<meta charset="windows-1250">Nowym prezesem będzie Paweł'.encode(), None, "utf-8", "meta+redecoded"),
+        ('<meta charset="windows-1251">Государственный визит'.encode(), None, "utf-8", "meta+redecoded"),
+        # Text really in the declared legacy encoding is never valid UTF-8, and keeps its label.
+        ('<meta charset="iso-8859-15">La revancha tras su sanción'.encode("iso-8859-15"), None, "iso8859-15", "meta"),
         (b"plain ascii", None, "utf-8", "default"),
     ],
 )
