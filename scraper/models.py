@@ -69,7 +69,8 @@ class Page:
     body: bytes
     text: str
     encoding: str
-    #: Where the encoding came from: bom, header, meta, detected, default, or header+redecoded.
+    #: Where the encoding came from: bom, header, meta, detected, default; header+redecoded or meta+redecoded
+    #: when the bytes contradicted the declared label.
     encoding_source: str
     content_type: str
     fetched_at: datetime
