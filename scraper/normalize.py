@@ -8,7 +8,7 @@ from datetime import datetime
 from scraper import settings
 from scraper.models import Article, ParseStatus, RawArticle
 from scraper.profiles import Profile
-from scraper.pubdate import Trace, settle_dates
+from scraper.pubdate import Trace, country_zone, settle_dates
 from scraper.sanitize import render_body
 from scraper.text import clean_text, has_bidi_controls, join_paragraphs
 from scraper.urls import canonicalize, host_of, join, match_id, site_key
@@ -118,11 +118,14 @@ def normalize(
     warnings: list[str] = list(raw.warnings)
     # The fetch time as the record shows it, to the second; also the limit for future dates.
     local_fetch = fetched_at.astimezone(profile.zone).replace(microsecond=0)
+    known_zone = profile.timezone is not None
+    # A site without a profile's zone prints its times in its country's, most likely; a page's own offset wins.
+    zone = profile.zone if known_zone else country_zone(site) or profile.zone
     published_at, published_raw, published_from, modified_at = settle_dates(
         raw.published,
         raw.modified,
-        zone=profile.zone,
-        known_zone=profile.timezone is not None,
+        zone=zone,
+        known_zone=known_zone,
         now=local_fetch,
         language=raw.language or profile.language,
         warnings=warnings,

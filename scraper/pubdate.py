@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta, timezone, tzinfo
+from functools import cache
 from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
+from scraper import wordlists
 from scraper.dates import ParsedDate, infer_year, month_first, parse_date
 from scraper.errors import BadDate
 from scraper.models import DateCandidate, DateRole, Origin
@@ -41,6 +44,16 @@ class Settled(NamedTuple):
 class _Dated(NamedTuple):
     candidate: DateCandidate
     parsed: ParsedDate
+
+
+@cache
+def _country_zones() -> dict[str, ZoneInfo]:
+    return {code: ZoneInfo(name) for code, name in wordlists.load("country_zones")["zones"].items()}
+
+
+def country_zone(host: str) -> ZoneInfo | None:
+    """The zone a site of unknown zone most likely prints its times in, from the country code ending its host."""
+    return _country_zones().get(host.rpartition(".")[2].lower())
 
 
 def _strong(candidate: DateCandidate) -> bool:
@@ -146,7 +159,8 @@ def settle_dates(
 ) -> Settled:
     """Choose the publication date: JSON-LD and <meta> first, then what the page shows, then its address.
 
-    `zone` is the site's zone (`known_zone`) or UTC; `now` is the fetch time in it. Candidates come
+    `zone` is the site's zone (`known_zone`), else the zone its times are read in when the page gives no
+    offset (`country_zone`, or UTC); `now` is the fetch time. Candidates come
     in the parser's order of evidence. Dates in the future or before 1990 are passed over.
     A visible date with a time refines a machine date that has none; when the metadata's time is the
     visible local time converted to UTC but labeled with the local offset (a CMS mistake), the visible

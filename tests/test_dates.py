@@ -257,6 +257,35 @@ def test_the_header_line_comes_first_and_other_items_dates_never() -> None:
     assert record.published_from == "header"
 
 
+COUNTRY_PAGE = """<html lang="ru"><head><title>Снегопад в городе</title>{meta}</head><body><article>
+<h1>Снегопад в городе</h1><div class="meta"><span>12 марта 2024, 13:45</span></div>
+<p>Текст новости о снегопаде, который парализовал движение в городе утром.</p></article></body></html>"""
+
+
+@pytest.mark.parametrize(
+    ("url", "meta", "expected"),
+    [
+        # A time printed without an offset is in the site's country's zone, when the host names a country of one zone.
+        ("https://news.example.ru/a/1", "", "2024-03-12T13:45:00+03:00"),
+        ("https://news.example.kz/a/1", "", "2024-03-12T13:45:00+05:00"),
+        ("https://news.example.com.ua/a/1", "", "2024-03-12T13:45:00+02:00"),
+        # A generic ending says nothing about the zone: the time is read as UTC, as before.
+        ("https://news.example.com/a/1", "", "2024-03-12T13:45:00+00:00"),
+        # The page's own offset always wins over the guess.
+        (
+            "https://news.example.ru/a/1",
+            '<meta property="article:published_time" content="2024-03-12T08:45:00+00:00">',
+            "2024-03-12T13:45:00+05:00",
+        ),
+    ],
+)
+def test_a_site_without_a_zone_prints_its_country_time(url: str, meta: str, expected: str) -> None:
+    page = COUNTRY_PAGE.format(meta=meta)
+    record = normalize(parse_html(page, GENERIC_PROFILE), url=url, profile=GENERIC_PROFILE, fetched_at=NOW)
+    assert record.published_at == expected
+    assert record.fetched_at.endswith("+00:00")  # the record's own clock stays UTC
+
+
 def test_dates_in_the_address_and_in_script_data() -> None:
     assert [c.raw for c in url_dates(["https://example.org/2024/03/12/slug/", "https://example.org/20240312-x"])] == [
         "2024-03-12"
