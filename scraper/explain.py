@@ -8,7 +8,7 @@ from typing import Any
 from scraper.errors import HTTPStatusError
 from scraper.fetch import Fetcher
 from scraper.models import Page
-from scraper.normalize import normalize
+from scraper.normalize import normalize, reading_zone
 from scraper.parse import field_evidence, parse_html, profile_report
 from scraper.parse.fields import Evidence
 from scraper.pipeline import parse_page
@@ -53,6 +53,16 @@ def _date_rows(trace: Trace, order: dict[tuple[str, str], int]) -> list[dict[str
     return sorted(rows, key=lambda row: order.get((row.get("raw", ""), row.get("detail", "")), len(order)))
 
 
+def _zone_note(profile: Profile, site: str) -> str:
+    """Which zone times printed without an offset were read in, and why."""
+    zone, source = reading_zone(profile, site)
+    if source == "profile":
+        return f"{zone}: the profile's"
+    if source == "country":
+        return f"{zone}: the country of .{site.rpartition('.')[2]} (an offset the page gives wins)"
+    return "UTC: nothing tells the site's zone (an offset the page gives wins)"
+
+
 def explain_page(page: Page, profile: Profile) -> dict[str, Any]:
     """Explain how `page` reads with `profile`: each field's value, its evidence in order, and the selectors.
 
@@ -78,6 +88,7 @@ def explain_page(page: Page, profile: Profile) -> dict[str, Any]:
             entry["evidence"] = _date_rows(rows, order)
             if name == "published_at":
                 entry.update({"from": record["published_from"], "shown": record["published_raw"]})
+                entry["zone"] = _zone_note(profile, record["site"])
         else:
             source = sources.get(name)
             entry["from"] = str(source) if source else None

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, tzinfo
+from typing import Literal
 
 from scraper import settings
 from scraper.models import Article, ParseStatus, RawArticle
@@ -34,6 +35,8 @@ _MULTIPLIERS = {
     "b": 1_000_000_000,
     "млрд": 1_000_000_000,
 }
+#: Where the zone of a page's times comes from (see reading_zone).
+ZoneFrom = Literal["profile", "country", "utc"]
 _LANGUAGE_ALIASES = {"kz": "kk", "qaz": "kk", "rus": "ru", "eng": "en"}
 
 
@@ -101,6 +104,18 @@ def _canonical(url: str, canonical_href: str | None) -> tuple[str, str]:
     return canonical, host if canonical == chosen else host_of(canonical)
 
 
+def reading_zone(profile: Profile, site: str) -> tuple[tzinfo, ZoneFrom]:
+    """The zone a page's times without an offset are read in, and where it comes from.
+
+    The profile's zone; else, for a site whose host ends with the code of a country of one civil time, that
+    country's (a page's own offset still wins); else UTC.
+    """
+    if profile.timezone is not None:
+        return profile.zone, "profile"
+    guessed = country_zone(site)
+    return (guessed, "country") if guessed is not None else (profile.zone, "utc")
+
+
 def normalize(
     raw: RawArticle, *, url: str, profile: Profile, fetched_at: datetime, trace: dict[str, Trace] | None = None
 ) -> Article:
@@ -118,14 +133,12 @@ def normalize(
     warnings: list[str] = list(raw.warnings)
     # The fetch time as the record shows it, to the second; also the limit for future dates.
     local_fetch = fetched_at.astimezone(profile.zone).replace(microsecond=0)
-    known_zone = profile.timezone is not None
-    # A site without a profile's zone prints its times in its country's, most likely; a page's own offset wins.
-    zone = profile.zone if known_zone else country_zone(site) or profile.zone
+    zone, zone_from = reading_zone(profile, site)
     published_at, published_raw, published_from, modified_at = settle_dates(
         raw.published,
         raw.modified,
         zone=zone,
-        known_zone=known_zone,
+        known_zone=zone_from == "profile",
         now=local_fetch,
         language=raw.language or profile.language,
         warnings=warnings,

@@ -198,6 +198,7 @@ def test_parse_explain_shows_evidence_and_the_selectors_that_matched_nothing() -
     assert verdicts["JSON-LD datePublished"] == "chosen"
     assert verdicts["<meta article:published_time>"].startswith("lost:")
     assert "body: .detail__text__container__alltext" in explained["profile"]["unmatched"]
+    assert fields["published_at"]["zone"] == "Asia/Almaty: the profile's"
     assert any(
         row["detail"] == "an author label with no name in the header line" for row in fields["author"]["evidence"]
     )
@@ -212,8 +213,30 @@ def test_parse_explain_of_a_page_the_profile_does_not_fit(tmp_path: Path) -> Non
     assert explained["profile"]["unmatched"][0].startswith("root: article.news-detail, .custom-container")
     assert explained["fields"]["views"]["value"] == 2329
     assert explained["fields"]["views"]["from"] == "header"
+    # The page does not fit the profile, but the profile still says the site's zone.
+    assert explained["fields"]["published_at"]["zone"] == "Asia/Almaty: the profile's"
     chosen = [row for row in explained["fields"]["views"]["evidence"] if row["verdict"] == "chosen"]
     assert chosen and chosen[0]["from"] == "header"
+
+
+@pytest.mark.parametrize(
+    ("url", "published", "zone"),
+    [
+        ("https://news.example.ru/a/1", "2024-03-12T13:45:00+03:00", "Europe/Moscow: the country of .ru"),
+        ("https://news.example.com/a/1", "2024-03-12T13:45:00+00:00", "UTC: nothing tells the site's zone"),
+    ],
+)
+def test_parse_explain_says_which_zone_a_time_without_offset_is_read_in(
+    tmp_path: Path, url: str, published: str, zone: str
+) -> None:
+    page = tmp_path / "page.html"
+    header = "<div>12 марта 2024, 13:45</div>"
+    page.write_text(AUTHOR_PAGE.format(lang="ru", head="", header=header), encoding="utf-8")
+    result = run("parse", str(page), "--url", url, "--profile", "generic", "--explain")
+    assert result.exit_code == 0, result.stderr
+    explained = json.loads(result.stdout)["fields"]["published_at"]
+    assert explained["value"] == published
+    assert explained["zone"].startswith(zone)
 
 
 def test_url_explain_fetches_and_archives_nothing(fixture_site: ServedSite, tmp_path: Path) -> None:
