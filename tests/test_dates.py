@@ -269,6 +269,7 @@ COUNTRY_PAGE = """<html lang="ru"><head><title>Снегопад в городе<
         ("https://news.example.ru/a/1", "", "2024-03-12T13:45:00+03:00"),
         ("https://news.example.kz/a/1", "", "2024-03-12T13:45:00+05:00"),
         ("https://news.example.com.ua/a/1", "", "2024-03-12T13:45:00+02:00"),
+        ("https://новости.рф/a/1", "", "2024-03-12T13:45:00+03:00"),
         # A generic ending says nothing about the zone: the time is read as UTC, as before.
         ("https://news.example.com/a/1", "", "2024-03-12T13:45:00+00:00"),
         # The page's own offset always wins over the guess.
