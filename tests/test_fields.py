@@ -110,6 +110,36 @@ def strip_classes_and_ids(html: str) -> str:
     return str(tree.html)
 
 
+LEGACY_COUNT_PAGE = """<html lang="ru"><head><title>Новость дня</title>{head}</head><body><article itemscope
+itemtype="https://schema.org/NewsArticle"><h1>Новость дня</h1>{body}<p>Текст новости о событиях дня, достаточно
+длинный, чтобы быть абзацем статьи, и ещё несколько слов, чтобы шапка на нём закончилась.</p></article></body></html>"""
+
+
+@pytest.mark.parametrize(
+    ("head", "body", "views", "source"),
+    [
+        # schema.org's older interactionCount: the page's visits are its views.
+        ("", '<meta itemprop="interactionCount" content="UserPageVisits:2329">', 2329, "meta"),
+        (
+            '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Новость дня",'
+            ' "interactionCount": "UserPageVisits:845"}</script>',
+            "",
+            845,
+            "jsonld",
+        ),
+        # Comments, likes or downloads are not views.
+        ("", '<meta itemprop="interactionCount" content="UserComments:12">', None, None),
+        ("", '<meta itemprop="interactionCount" content="UserLikes:40">', None, None),
+    ],
+)
+def test_the_older_interaction_count_gives_page_visits_only(
+    head: str, body: str, views: int | None, source: str | None
+) -> None:
+    record = normalize_generic(LEGACY_COUNT_PAGE.format(head=head, body=body), "https://news.example.ru/a/1")
+    assert record["views"] == views
+    assert record["field_sources"].get("views") == source
+
+
 def test_the_stripped_seed_reads_as_with_the_profile() -> None:
     expected = json.loads(SEED.with_suffix(".json").read_text(encoding="utf-8"))
     stripped = strip_classes_and_ids(SEED.read_text(encoding="utf-8"))

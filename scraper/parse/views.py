@@ -22,6 +22,8 @@ _BARE_COUNT = re.compile(rf"^\s*(?:{_NUMBER}){_UNIT}\s*$", re.IGNORECASE)
 _NOT_A_COUNT = re.compile(r"^\s*(?:\d{1,2}[:.]\d{2}|\d{1,2}[./]\d{1,2}[./]\d{2,4})\s*$")
 _ICON_TAGS = frozenset({"svg", "i", "img", "span", "use", "em"})
 _INTERACTION_TYPES = ("ReadAction", "WatchAction", "ViewAction")
+#: schema.org's older form, still in many templates: interactionCount "UserPageVisits:2329" (visits of the page).
+_PAGE_VISITS = re.compile(r"\s*UserPageVisits\s*:\s*(\d+)\s*", re.IGNORECASE)
 #: How far from its label a count may stand, in characters.
 _LABEL_GAP = 24
 
@@ -69,8 +71,11 @@ def labeled_count(text: str) -> str | None:
 
 
 def structured_views(jsonld_objects: list[dict[str, Any]]) -> ViewsFound | None:
-    """A read, watch or view count from JSON-LD interactionStatistic."""
+    """A read, watch or view count from JSON-LD interactionStatistic, or its older interactionCount UserPageVisits."""
     for item in jsonld_objects:
+        legacy = item.get("interactionCount")
+        if isinstance(legacy, str) and (visits := _PAGE_VISITS.fullmatch(legacy)):
+            return ViewsFound(visits.group(1), Origin.JSONLD, "JSON-LD interactionCount UserPageVisits")
         statistics = item.get("interactionStatistic")
         for counter in statistics if isinstance(statistics, list) else [statistics]:
             if not isinstance(counter, dict):
@@ -84,9 +89,17 @@ def structured_views(jsonld_objects: list[dict[str, Any]]) -> ViewsFound | None:
     return None
 
 
+_MICRODATA_QUERY = '[itemprop="interactionStatistic"], [itemprop="interactionCount"]'
+
+
 def microdata_views(root: LexborNode | None) -> ViewsFound | None:
-    """A view count in microdata: an interactionStatistic with a read, watch or view action."""
-    for node in css.every(root, '[itemprop="interactionStatistic"]'):
+    """A view count in microdata: an interactionStatistic with a read, watch or view action, or UserPageVisits."""
+    for node in css.every(root, _MICRODATA_QUERY):
+        if node.attributes.get("itemprop") == "interactionCount":
+            visits = _PAGE_VISITS.fullmatch(node.attributes.get("content") or node.text() or "")
+            if visits:
+                return ViewsFound(visits.group(1), Origin.META, "microdata interactionCount UserPageVisits")
+            continue
         kind = css.first(node, '[itemprop="interactionType"]')
         count = css.first(node, '[itemprop="userInteractionCount"]')
         if kind is None or count is None:
