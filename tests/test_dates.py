@@ -287,6 +287,34 @@ def test_a_site_without_a_zone_prints_its_country_time(url: str, meta: str, expe
     assert record.fetched_at.endswith("+00:00")  # the record's own clock stays UTC
 
 
+DATELINE_PAGE = """<html lang="de"><head><title>Trauern digital</title></head><body><article><h1>Trauern digital</h1>
+<p>{first}</p><p>Die Online-Andacht findet seit Jahren statt und will das Angebot der Gemeinden ergänzen.</p>
+</article></body></html>"""
+_LONG = " Traditionell gedenken die Gemeinden an diesem Sonntag ihrer Verstorbenen, in diesem Jahr auch online."
+
+
+@pytest.mark.parametrize(
+    ("first", "published", "shown"),
+    [
+        # Nothing else dates the page: a paragraph opening with a dateline does.
+        ("Karlsruhe, (12.11.2021)." + _LONG, "2021-11-12T00:00:00+00:00", "Karlsruhe, (12.11.2021)"),
+        ("BERLIN (dpa) – 12. November 2021, 13:45 Uhr –" + _LONG, "2021-11-12T13:45:00+00:00", None),
+        # A sentence that happens to name a date early on is no dateline.
+        ("Der Ministerrat hat am 5. September 2017 beschlossen." + _LONG, None, None),
+    ],
+)
+def test_a_dateline_opening_the_first_paragraph_dates_the_page(
+    first: str, published: str | None, shown: str | None
+) -> None:
+    html = DATELINE_PAGE.format(first=first)
+    record = normalize(
+        parse_html(html, GENERIC_PROFILE), url="https://example.org/a", profile=GENERIC_PROFILE, fetched_at=NOW
+    )
+    assert record.published_at == published
+    if shown:
+        assert record.published_raw == shown
+
+
 def test_dates_in_the_address_and_in_script_data() -> None:
     assert [c.raw for c in url_dates(["https://example.org/2024/03/12/slug/", "https://example.org/20240312-x"])] == [
         "2024-03-12"

@@ -377,6 +377,13 @@ def _header_ids(header_texts: list[tuple[LexborNode, str]]) -> set[int]:
 #: Text pieces looked at by the last-resort scan, and the longest one that may be a date line.
 _SCAN_PIECES = 3000
 _SCAN_TEXT = 100
+#: A dateline opens a paragraph: a place of a few words and a mark, then the date, read in a span this long.
+_DATELINE_SPAN = 60
+_DATELINE_WORDS = 3
+_DATELINE_MARKS = frozenset(",(–—-:")
+_YEAR = re.compile(r"(?<!\d)\d{4}(?!\d)")
+#: A time right after a dateline's date, and the bracket closing it: ", 13:45 Uhr)", " в 13:45".
+_CLOCK_AFTER = re.compile(r"(?:,?\s*(?:um|в|at|à|alle|às|saat)?\s*\d{1,2}[:.]\d{2}(?:\s*Uhr)?)?\)?")
 
 
 def text_dates(root: LexborNode, headline: LexborNode | None, language: str | None) -> list[DateCandidate]:
@@ -387,8 +394,14 @@ def text_dates(root: LexborNode, headline: LexborNode | None, language: str | No
     start = headline if headline is not None else root
     pieces = following_texts(start, _SCAN_PIECES) if headline is not None else _texts_in(root)
     for node, text in pieces:
-        if len(text) > _SCAN_TEXT or not any(c.isdigit() for c in text):
+        if not any(c.isdigit() for c in text):
             continue
+        if len(text) > _SCAN_TEXT:
+            # A paragraph is a date line only by its dateline: "Karlsruhe, (12.11.2021). Traditionell …".
+            parsed = recognize(text[:_DATELINE_SPAN], language) if headline is not None else None
+            if parsed is None or not _is_dateline(text[: parsed.start]):
+                continue
+            text = _dateline(text, parsed.start)
         parsed = recognize(text, language)
         # Nothing else dates the page: a footer's "Stand: 09.10.2017" will do, another article's date will not.
         if parsed is None or not parsed.has_year or parsed.relative or _in_other_items(node, headline):
@@ -397,6 +410,23 @@ def text_dates(root: LexborNode, headline: LexborNode | None, language: str | No
         where = "after the headline" if headline is not None else "in the page"
         return [DateCandidate(" ".join(text.split()), Origin.VISIBLE, f"the first date printed {where}", role)]
     return []
+
+
+def _is_dateline(before: str) -> bool:
+    """Whether what precedes a date opening a paragraph is a dateline's place: nothing, or a few words and a mark.
+
+    "Karlsruhe, (12.11.2021)", "BERLIN (dpa) – 12. März", but not "Der Ministerrat hat am 5. September".
+    """
+    words = before.split()
+    return not words or (len(words) <= _DATELINE_WORDS and before.rstrip()[-1] in _DATELINE_MARKS)
+
+
+def _dateline(text: str, start: int) -> str:
+    """A paragraph's dateline: its place and its date, through the year and a time printed right after it."""
+    year = _YEAR.search(text, start, start + _DATELINE_SPAN)
+    end = year.end() if year else min(len(text), start + _DATELINE_SPAN // 2)
+    clock = _CLOCK_AFTER.match(text, end)
+    return text[: clock.end() if clock else end].rstrip(" ,")
 
 
 def _texts_in(root: LexborNode) -> Iterator[tuple[LexborNode, str]]:
