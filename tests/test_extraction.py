@@ -424,6 +424,30 @@ def test_golden_picture_description_is_a_caption_and_dates_alone_go() -> None:
     assert body.paragraphs == ARTICLE_PARAGRAPHS
 
 
+@pytest.mark.parametrize(
+    "counter",
+    [
+        # A view-counter widget inside the article's text (a blog engine's post-views plugin, a footer line).
+        "<div class='post-views content-post entry-meta'><span class='post-views-label'>Просмотров: </span>"
+        "<span class='post-views-count'>2&nbsp;329</span></div>",
+        "<p>Количество просмотров: 2329</p>",
+        "<p>2 329 переглядів</p>",
+        "<p>845 рет қаралды</p>",
+        "<div><span class='icon'></span> Views: 1,234</div>",
+    ],
+)
+def test_golden_a_view_counter_in_the_text_is_not_article_text(counter: str) -> None:
+    # It is not prose, and it changes on every visit: kept, it would make each re-visit an edit.
+    html = page(f"<article><div class='entry-content'>{ARTICLE_BODY}{counter}</div></article>")
+    assert extract(html).paragraphs == ARTICLE_PARAGRAPHS
+
+
+def test_golden_a_sentence_that_counts_views_is_article_text() -> None:
+    sentence = "The video had 2 329 views within an hour."
+    html = page(f"<article>{ARTICLE_BODY}<p>{sentence}</p></article>")
+    assert extract(html).paragraphs == (*ARTICLE_PARAGRAPHS, sentence)
+
+
 def test_golden_teasers_link_elsewhere_but_the_lead_does_not() -> None:
     lead = "Twelve kilometres of new tram lines will connect three districts with the centre by 2028."
     html = page(

@@ -32,6 +32,7 @@ from scraper.parse.authors import split_authors
 from scraper.parse.views import labeled_count
 from scraper.pipeline import parse_page, saved_page
 from scraper.profiles import GENERIC_PROFILE, get_profile
+from scraper.store.archive import content_hash
 
 from .commands import one_error_line, run
 from .conftest import FIXTURES, ROOT, ServedSite
@@ -93,6 +94,33 @@ def test_view_labels_in_many_languages(text: str, count: str | None) -> None:
 @pytest.mark.parametrize(("raw", "views"), [("2 329", 2329), ("1,2 мың", 1200), ("1.2K", 1200), ("3.417", 3417)])
 def test_labeled_counts_read_as_numbers(raw: str, views: int) -> None:
     assert parse_views(raw) == views
+
+
+def test_a_counter_in_the_article_text_is_its_views_and_never_an_edit() -> None:
+    # The next visit shows a higher count: the record's views follow it, its version does not.
+    path = FIXTURES / "fields" / "ru-counter-in-the-text.html"
+    expected = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    html = path.read_text(encoding="utf-8")
+    later_html = html.replace('"post-views-count">2&nbsp;329<', '"post-views-count">2&nbsp;411<', 1)
+    assert later_html != html
+    fetched = datetime.fromisoformat(expected["fetched_at"])
+    first, later = (
+        parse_page(saved_page(text.encode("utf-8"), expected["url"], fetched), GENERIC_PROFILE)
+        for text in (html, later_html)
+    )
+    assert (first.views, later.views) == (2329, 2411)
+    assert "Просмотров" not in first.body_text and "2 329" not in first.body_text
+    assert first.body_text.endswith("с учётом новых тарифов.")
+    assert content_hash(first) == content_hash(later)
+
+
+def test_a_counter_line_in_a_profiled_body_is_left_out() -> None:
+    html = SEED.read_text(encoding="utf-8")
+    body = '<div class="news-detail__body">'
+    with_counter = html.replace(body, body + "<p>Просмотров: 2 329</p>", 1)
+    assert with_counter != html
+    profile = get_profile("baigenews")
+    assert parse_html(with_counter, profile).body_paragraphs == parse_html(html, profile).body_paragraphs
 
 
 # ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from selectolax.lexbor import LexborNode
 from scraper.elements import BARE_INLINE, BLOCK_TAGS, CAPTIONS, HEADING_LEVEL
 from scraper.parse import vocabulary
 from scraper.parse.boilerplate import CLASS_WEIGHT
+from scraper.parse.views import is_counter_line
 from scraper.text import clean_text
 
 # Output tag of each paragraph-producing element; other blocks yield "p".
@@ -54,7 +55,7 @@ _FIRST_WORDS = vocabulary.first_words()
 _FIRST_WORD_RE = re.compile(r"[\W_]*([^\W_]+)")
 
 
-def _boilerplate_line(text: str) -> bool:
+def _phrase_line(text: str) -> bool:
     """Whether a short line is a UI label, a cross-link lead-in or a bare date (most lines are ruled
     out by their first word alone)."""
     first = _FIRST_WORD_RE.match(text)
@@ -65,6 +66,12 @@ def _boilerplate_line(text: str) -> bool:
         if word.lower() not in _FIRST_WORDS:
             return False
     return BOILERPLATE_LINE_RE.match(text) is not None
+
+
+def _boilerplate_line(text: str) -> bool:
+    """Whether a short line is boilerplate: a phrase line, or a view counter ("Просмотров: 2 329"), which
+    would also make every re-visit look like an edit of the article."""
+    return _phrase_line(text) or is_counter_line(text)
 
 
 # Only paragraphs shorter than this are tested against BOILERPLATE_LINE_RE.

@@ -70,6 +70,25 @@ def labeled_count(text: str) -> str | None:
     return found.group("count").strip() if found else None
 
 
+#: A counter line is short: its label, its count, and at most one more word ("Количество просмотров: 2329").
+_COUNTER_LINE_MAX_CHARS = 60
+_LINE_WORD = re.compile(r"[^\W_]+")
+
+
+def is_counter_line(text: str) -> bool:
+    """Whether `text` is only a labeled view count ("Просмотров: 2 329", "2329 переглядів"), no sentence."""
+    if len(text) > _COUNTER_LINE_MAX_CHARS:
+        return False
+    vocabulary = _vocabulary()
+    if not vocabulary.label.search(text):
+        return False
+    found = vocabulary.label_before.search(text) or vocabulary.label_after.search(text)
+    if found is None:
+        return False
+    rest = _LINE_WORD.findall(text[: found.start()] + " " + text[found.end() :])
+    return len(rest) <= 1 and not any(word.isdigit() for word in rest)
+
+
 def structured_views(jsonld_objects: list[dict[str, Any]]) -> ViewsFound | None:
     """A read, watch or view count from JSON-LD interactionStatistic, or its older interactionCount UserPageVisits."""
     for item in jsonld_objects:
