@@ -365,6 +365,22 @@ def _relative(
     return None
 
 
+#: A relative-date line is short: the date, its time, and at most one more word ("Обновлено 2 часа назад").
+_RELATIVE_LINE_MAX_CHARS = 40
+_DIGIT = re.compile(r"\d")
+
+
+def is_relative_line(text: str) -> bool:
+    """Whether `text` is only a date relative to when it is read ("2 часа назад", "Вчера, 21:05", "1 day ago")."""
+    if len(text) > _RELATIVE_LINE_MAX_CHARS or not _DIGIT.search(text):
+        return False
+    vocabulary = _vocabulary()
+    if not vocabulary.relative_words.search(text):
+        return False
+    rest = _TIME.sub(" ", vocabulary.relative_words.sub(" ", vocabulary.relative.sub(" ", text)))
+    return len(_WORDS.findall(rest)) <= 1 and not _DIGIT.search(rest)
+
+
 def month_first(language: str | None) -> bool:
     """Tell whether pages in `language` (a tag like "en-US") print numeric dates month first."""
     return language is not None and language.lower().replace("_", "-") in _MONTH_FIRST_TAGS

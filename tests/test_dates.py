@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
-from scraper.dates import month_number, parse_clock, parse_date
+from scraper.dates import is_relative_line, month_number, parse_clock, parse_date
 from scraper.models import DateCandidate, DateRole, Origin
 from scraper.normalize import normalize
 from scraper.parse import parse_html
@@ -115,6 +115,28 @@ def test_words_that_only_look_relative_are_no_date_in_text_not_known_to_be_one()
     for text in ("Sie sind hier:", "Hier Hotels buchen", "Heute Morgen…", "Today's top stories"):
         assert parse_date(text, zone=UTC_ZONE, now=NOW, strict=True) is None
     assert parse_date("hier à 17:04", zone=UTC_ZONE, now=NOW, strict=True) is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "relative_line"),
+    [
+        ("2 часа назад", True),
+        ("Вчера, 21:05", True),
+        ("Сегодня в 13:45", True),
+        ("Обновлено 2 часа назад", True),
+        ("3 сағат бұрын", True),
+        ("Сьогодні о 13:45", True),
+        ("vor 2 Stunden", True),
+        ("1 day ago", True),
+        ("Он уехал 2 часа назад", False),  # a sentence
+        ("Вчера в Алматы", False),  # no time: not a date
+        ("Назад", False),  # "back", a link
+        ("12 марта 2024, 13:45", False),  # the same on every visit
+        ("Heute erreichbar: 9:00 - 18:00 Uhr", False),
+    ],
+)
+def test_a_line_that_is_only_a_relative_date(text: str, relative_line: bool) -> None:
+    assert is_relative_line(text) is relative_line
 
 
 def test_three_letter_latin_months_need_a_year_in_free_text() -> None:

@@ -434,16 +434,28 @@ def test_golden_picture_description_is_a_caption_and_dates_alone_go() -> None:
         "<p>2 329 переглядів</p>",
         "<p>845 рет қаралды</p>",
         "<div><span class='icon'></span> Views: 1,234</div>",
+        # A date relative to when the page is read.
+        "<p>2 часа назад</p>",
+        "<p>Вчера, 21:05</p>",
+        "<p>Updated 5 minutes ago</p>",
+        "<p>3 сағат бұрын</p>",
     ],
 )
-def test_golden_a_view_counter_in_the_text_is_not_article_text(counter: str) -> None:
+def test_golden_a_line_that_changes_on_every_visit_is_not_article_text(counter: str) -> None:
     # It is not prose, and it changes on every visit: kept, it would make each re-visit an edit.
     html = page(f"<article><div class='entry-content'>{ARTICLE_BODY}{counter}</div></article>")
     assert extract(html).paragraphs == ARTICLE_PARAGRAPHS
 
 
-def test_golden_a_sentence_that_counts_views_is_article_text() -> None:
-    sentence = "The video had 2 329 views within an hour."
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The video had 2 329 views within an hour.",
+        "Он уехал из города 2 часа назад.",
+        "Сегодня в 13:45 начнётся заседание городского совета.",
+    ],
+)
+def test_golden_a_sentence_with_a_count_or_a_time_is_article_text(sentence: str) -> None:
     html = page(f"<article>{ARTICLE_BODY}<p>{sentence}</p></article>")
     assert extract(html).paragraphs == (*ARTICLE_PARAGRAPHS, sentence)
 

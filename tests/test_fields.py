@@ -114,10 +114,10 @@ def test_a_counter_in_the_article_text_is_its_views_and_never_an_edit() -> None:
     assert content_hash(first) == content_hash(later)
 
 
-def test_a_counter_line_in_a_profiled_body_is_left_out() -> None:
+def test_a_counter_or_relative_date_line_in_a_profiled_body_is_left_out() -> None:
     html = SEED.read_text(encoding="utf-8")
     body = '<div class="news-detail__body">'
-    with_counter = html.replace(body, body + "<p>Просмотров: 2 329</p>", 1)
+    with_counter = html.replace(body, body + "<p>Просмотров: 2 329</p><p>Вчера, 21:05</p>", 1)
     assert with_counter != html
     profile = get_profile("baigenews")
     assert parse_html(with_counter, profile).body_paragraphs == parse_html(html, profile).body_paragraphs

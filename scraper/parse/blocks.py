@@ -9,7 +9,7 @@ from selectolax.lexbor import LexborNode
 
 from scraper.elements import BARE_INLINE, CONTAINER_BLOCKS, NEVER_TEXT, TEXT_BLOCKS
 from scraper.models import BodyPart
-from scraper.parse.views import is_counter_line
+from scraper.parse import volatile
 from scraper.sanitize import escape_text
 from scraper.text import clean_text
 
@@ -63,7 +63,7 @@ def _flush(run: list[LexborNode], texts: list[str], parts: list[BodyPart]) -> No
     """Make the inline nodes collected in `run` one paragraph, and empty `run`."""
     raw = "".join(n.text_content or "" if n.is_text_node else n.text(deep=True) for n in run)
     text = clean_text(raw)
-    if text and not is_counter_line(text):
+    if text and (len(text) > volatile.MAX_CHARS or not volatile.changes_every_visit(text)):
         texts.append(text)
         if all(n.is_text_node for n in run):
             parts.append(BodyPart("p", text))
@@ -97,8 +97,9 @@ def _walk(node: LexborNode, texts: list[str], parts: list[BodyPart]) -> None:
             # no markup to sanitize.
             plain = first.is_text_node and first.next is None
             text = clean_text(first.text_content if plain else child.text(deep=True))
-            # A view counter is no paragraph: it changes on every visit, and would make each one an edit.
-            if text and not is_counter_line(text):
+            # A view counter or a relative date is no paragraph: it would make every re-visit an edit (only a
+            # short line can be one, and the length is tested here because most paragraphs are longer).
+            if text and (len(text) > volatile.MAX_CHARS or not volatile.changes_every_visit(text)):
                 texts.append(text)
                 if plain:
                     parts.append(BodyPart(_TEXT_TAGS.get(tag, "p"), text, False))

@@ -12,7 +12,7 @@ from selectolax.lexbor import LexborNode
 from scraper.elements import BARE_INLINE, BLOCK_TAGS, CAPTIONS, HEADING_LEVEL
 from scraper.parse import vocabulary
 from scraper.parse.boilerplate import CLASS_WEIGHT
-from scraper.parse.views import is_counter_line
+from scraper.parse.volatile import changes_every_visit
 from scraper.text import clean_text
 
 # Output tag of each paragraph-producing element; other blocks yield "p".
@@ -69,9 +69,8 @@ def _phrase_line(text: str) -> bool:
 
 
 def _boilerplate_line(text: str) -> bool:
-    """Whether a short line is boilerplate: a phrase line, or a view counter ("Просмотров: 2 329"), which
-    would also make every re-visit look like an edit of the article."""
-    return _phrase_line(text) or is_counter_line(text)
+    """Whether a short line is boilerplate: a phrase line, or a line that changes on every visit."""
+    return _phrase_line(text) or changes_every_visit(text)
 
 
 # Only paragraphs shorter than this are tested against BOILERPLATE_LINE_RE.
