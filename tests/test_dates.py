@@ -13,7 +13,7 @@ from scraper.models import DateCandidate, DateRole, Origin
 from scraper.normalize import normalize
 from scraper.parse import parse_html
 from scraper.parse.header import header_zone
-from scraper.parse.pagedates import label_role, script_dates, url_dates, visible_dates
+from scraper.parse.pagedates import is_elsewhere, label_role, script_dates, url_dates, visible_dates
 from scraper.profiles import GENERIC_PROFILE, get_profile
 from scraper.pubdate import settle_dates
 
@@ -379,3 +379,24 @@ def test_a_bare_time_where_a_date_is_expected_is_today() -> None:
     parsed = parse_date("17:04", zone=ALMATY, now=NOW)
     assert parsed is not None and parsed.value.isoformat() == "2024-11-20T17:04:00+05:00"
     assert parse_date("17:04", zone=ALMATY, now=NOW, strict=True) is None
+
+
+@pytest.mark.parametrize(
+    ("wrapper", "elsewhere"),
+    [
+        ("<div class='sidebar'>", True),
+        ("<div class='ad-slot'>", True),
+        ("<div class='ads'>", True),
+        # Words that only start like "ad" name no advertisement.
+        ("<div class='post-wrapper advads-stop-injection'>", False),
+        ("<div class='address-block'>", False),
+    ],
+)
+def test_what_sits_elsewhere_than_the_article(wrapper: str, elsewhere: bool) -> None:
+    html = (
+        f"<html><body><div><h1>Headline of the article</h1>{wrapper}<span id='x'>184</span></div></div></body></html>"
+    )
+    tree = LexborHTMLParser(html)
+    node = tree.css_first("#x")
+    assert node is not None
+    assert is_elsewhere(node, tree.css_first("h1")) is elsewhere

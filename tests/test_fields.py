@@ -198,6 +198,35 @@ def normalize_generic(html: str, url: str) -> dict[str, Any]:
     return normalize(raw, url=url, profile=GENERIC_PROFILE, fetched_at=datetime(2024, 11, 20, tzinfo=UTC)).to_record()
 
 
+@pytest.mark.parametrize(
+    ("line", "views"),
+    [
+        # A box of counters: comments, likes, dislikes; none of them is the views.
+        (
+            "<div class='b-counters'><a class='b-counters-icon b-counters-icon_comments' href='#comments'><i></i>0</a>"
+            "<span class='b-counters-icon b-counters-icon_like'><i></i>2</span>"
+            "<span class='b-counters-icon b-counters-icon_dislike'><i></i>1</span></div>",
+            None,
+        ),
+        # The same box with its view counter.
+        (
+            "<div class='counters'><span class='counter counter_comments'>4</span>"
+            "<span class='counter counter_views'>2 329</span></div>",
+            2329,
+        ),
+        ("<span class='comments-count'>12</span>", None),
+    ],
+)
+def test_a_count_beside_the_date_is_the_views_only_when_nothing_says_otherwise(line: str, views: int | None) -> None:
+    html = (
+        "<html><head><title>Заголовок новости</title></head><body><article><h1>Заголовок новости</h1>"
+        f"<div class='meta'><span class='date'>12.03.2024, 13:45</span>{line}</div>"
+        "<p>Текст новости достаточно длинный, чтобы шапка статьи на нём закончилась, и ещё немного слов для "
+        "верности, вот так.</p></article></body></html>"
+    )
+    assert normalize_generic(html, "https://example.kz/news/1")["views"] == views
+
+
 # ---------------------------------------------------------------------------
 # Authors
 # ---------------------------------------------------------------------------

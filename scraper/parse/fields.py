@@ -189,7 +189,7 @@ def views_evidence(page: Page) -> Iterator[Evidence]:
     found = structured_views(meta.jsonld_objects) if meta.jsonld_scripts else None
     if found is not None:
         yield Evidence(found.raw, found.origin, found.detail)
-    found = header_views(zone.texts, lambda text: recognize(text, language) is not None)
+    found = header_views(zone.texts, lambda text: recognize(text, language) is not None, zone.headline)
     if found is not None:
         yield Evidence(found.raw, found.origin, found.detail)
     found = microdata_views(page.tree.root)

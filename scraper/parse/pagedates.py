@@ -46,7 +46,7 @@ _TIME_QUERY = "time, [itemprop*=date i]"
 #: popular lists, sidebars, navigation. Short words count only at the start of a word ("nav", not "unavailable").
 _ELSEWHERE = re.compile(
     r"comment|related|sidebar|widget|popular|recommend|similar|trending|disqus|newsletter|carousel|slider"
-    r"|(?:^|[\s_-])(?:nav|menu|footer|foot|breadcrumbs?|share|promo|advert|ads?|ticker|feed|latest|archive"
+    r"|(?:^|[\s_-])(?:nav|menu|footer|foot|breadcrumbs?|share|promo|advert|ads?(?![a-z])|ticker|feed|latest|archive"
     r"|calendar|reply|replies|respon[sd]|more|most|next|prev|previous|also|other|readmore|read-more|topbar|masthead"
     r"|today|current-?date|weather)",
     re.IGNORECASE,

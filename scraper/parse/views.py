@@ -24,6 +24,8 @@ _ICON_TAGS = frozenset({"svg", "i", "img", "span", "use", "em"})
 _INTERACTION_TYPES = ("ReadAction", "WatchAction", "ViewAction")
 #: schema.org's older form, still in many templates: interactionCount "UserPageVisits:2329" (visits of the page).
 _PAGE_VISITS = re.compile(r"\s*UserPageVisits\s*:\s*(\d+)\s*", re.IGNORECASE)
+#: An eye emoji before a number is its icon.
+_EYE = "👁"
 #: How far from its label a count may stand, in characters.
 _LABEL_GAP = 24
 
@@ -41,6 +43,7 @@ class _Vocabulary(NamedTuple):
     label_before: re.Pattern[str]
     label_after: re.Pattern[str]
     classes: re.Pattern[str]
+    other_counts: re.Pattern[str]
     icons: re.Pattern[str]
 
 
@@ -48,6 +51,7 @@ class _Vocabulary(NamedTuple):
 def _vocabulary() -> _Vocabulary:
     data = wordlists.load("view_labels")
     labels, classes = wordlists.alternation(data["labels"]), wordlists.alternation(data["classes"])
+    other_counts = wordlists.alternation(data["other_counts"])
     icons, times = wordlists.alternation(data["icons"]), wordlists.alternation(data["times"])
     word = rf"(?<![^\W\d_])(?:{labels})[^\W\d_]*\.?"
     return _Vocabulary(
@@ -57,6 +61,7 @@ def _vocabulary() -> _Vocabulary:
         # "2 329 просмотров", "1.2K views"
         re.compile(rf"(?P<count>{_COUNT.pattern})\s*(?:(?:{times})\s+)?{word}", re.IGNORECASE),
         re.compile(rf"(?:^|[\s_-])(?:{classes})(?:$|[\s_-]|s\b|count)", re.IGNORECASE),
+        re.compile(rf"(?:^|[\s_-])(?:{other_counts})", re.IGNORECASE),
         re.compile(rf"(?:{icons})", re.IGNORECASE),
     )
 
@@ -130,12 +135,23 @@ def microdata_views(root: LexborNode | None) -> ViewsFound | None:
     return None
 
 
-def _says_views(node: LexborNode) -> bool:
-    """Whether the element's class, id, aria-label or title says it counts views (or draws an eye)."""
+def _attribute_words(node: LexborNode) -> str:
     attrs = node.attributes
-    words = " ".join(value for key in ("class", "id", "aria-label", "title", "data-type") if (value := attrs.get(key)))
+    return " ".join(value for key in ("class", "id", "aria-label", "title", "data-type") if (value := attrs.get(key)))
+
+
+def _says_views(node: LexborNode) -> bool:
+    """Whether the element's class, id, aria-label or title says it counts views, and not likes or comments."""
+    words = _attribute_words(node)
     vocabulary = _vocabulary()
-    return bool(words) and bool(vocabulary.classes.search(words) or vocabulary.label.search(words))
+    if not words or vocabulary.other_counts.search(words):
+        return False
+    return bool(vocabulary.classes.search(words) or vocabulary.label.search(words))
+
+
+def _counts_something_else(node: LexborNode) -> bool:
+    """Whether the element's class or id says it counts likes, comments, shares (a "counters" box holds those too)."""
+    return _vocabulary().other_counts.search(_attribute_words(node)) is not None
 
 
 def _draws_eye(node: LexborNode) -> bool:
@@ -163,7 +179,7 @@ def _icon_before(node: LexborNode) -> bool:
     if previous is not None and previous.tag in _ICON_TAGS and _draws_eye(previous):
         return True
     text = node.text(deep=False) or ""
-    return "👁" in text
+    return _EYE in text
 
 
 def _near_date(node: LexborNode, texts: list[tuple[LexborNode, str]], index: int, is_date: Any) -> bool:
@@ -185,29 +201,40 @@ def _near_date(node: LexborNode, texts: list[tuple[LexborNode, str]], index: int
     return False
 
 
-def header_views(texts: list[tuple[LexborNode, str]], is_date: Any) -> ViewsFound | None:
+def header_views(texts: list[tuple[LexborNode, str]], is_date: Any, headline: LexborNode | None) -> ViewsFound | None:
     """A counter in the header line: labeled, marked by class or eye icon, or a bare number beside the date.
 
-    `is_date` tells whether a text piece is a date.
+    `is_date` tells whether a text piece is a date. A counter of another item (a sidebar's, a related
+    article's) is passed over: the header zone runs on where the body's paragraphs are short.
     """
-    for index, (node, text) in enumerate(texts):
-        count = labeled_count(text)
-        if count is None and index + 1 < len(texts) and _vocabulary().label.fullmatch(text.strip(" :")):
-            following = texts[index + 1][1]
-            if _BARE_COUNT.match(following):
-                count = following.strip()
-        if count is not None:
-            return ViewsFound(count, Origin.HEADER, "a view label in the header line")
-        if not _BARE_COUNT.match(text) or _NOT_A_COUNT.match(text):
-            continue
-        holder = node
-        marked = _says_views(holder) or (holder.parent is not None and _says_views(holder.parent))
-        if marked:
-            return ViewsFound(text.strip(), Origin.HEADER, "a counter marked as views in the header line")
-        if _icon_before(holder):
-            return ViewsFound(text.strip(), Origin.HEADER, "a number beside an eye icon in the header line")
-        if _near_date(holder, texts, index, is_date) and not _looks_like_year(text):
-            return ViewsFound(text.strip(), Origin.HEADER, "a bare number beside the date in the header line")
+    for index, (node, _) in enumerate(texts):
+        found = _header_counter(texts, index, is_date)
+        if found is not None and not _belongs_elsewhere(node, headline):
+            return found
+    return None
+
+
+def _header_counter(texts: list[tuple[LexborNode, str]], index: int, is_date: Any) -> ViewsFound | None:
+    node, text = texts[index]
+    count = labeled_count(text)
+    if count is None and index + 1 < len(texts) and _vocabulary().label.fullmatch(text.strip(" :")):
+        following = texts[index + 1][1]
+        if _BARE_COUNT.match(following):
+            count = following.strip()
+    if count is not None:
+        return ViewsFound(count, Origin.HEADER, "a view label in the header line")
+    # An eye emoji in the number's own text ("👁 2329") is its icon.
+    eye = text.lstrip().startswith(_EYE)
+    if eye:
+        text = text.lstrip().removeprefix(_EYE).lstrip("\ufe0f ")
+    if not _BARE_COUNT.match(text) or _NOT_A_COUNT.match(text) or _counts_something_else(node):
+        return None
+    if _says_views(node) or (node.parent is not None and _says_views(node.parent)):
+        return ViewsFound(text.strip(), Origin.HEADER, "a counter marked as views in the header line")
+    if eye or _icon_before(node):
+        return ViewsFound(text.strip(), Origin.HEADER, "a number beside an eye icon in the header line")
+    if _near_date(node, texts, index, is_date) and not _looks_like_year(text):
+        return ViewsFound(text.strip(), Origin.HEADER, "a bare number beside the date in the header line")
     return None
 
 
@@ -246,7 +273,7 @@ def page_views(root: LexborNode | None, headline: LexborNode | None) -> ViewsFou
             count, detail = text, "an element marked as views"
         if count is None:
             continue
-        if is_elsewhere(node, headline) or _in_other_item(node):
+        if _belongs_elsewhere(node, headline):
             continue
         return ViewsFound(count, Origin.DOM, detail)
     if headline is not None:
@@ -255,13 +282,18 @@ def page_views(root: LexborNode | None, headline: LexborNode | None) -> ViewsFou
             if len(text) > 60 or not any(c.isdigit() for c in text):
                 continue
             count = labeled_count(text)
-            if count is not None and not is_elsewhere(node, headline) and not _in_other_item(node):
+            if count is not None and not _belongs_elsewhere(node, headline):
                 return ViewsFound(count, Origin.DOM, "a view label after the headline")
     return None
 
 
+def _belongs_elsewhere(node: LexborNode, headline: LexborNode | None) -> bool:
+    """Whether a counter is another item's: in a sidebar, comments or a related list, or a list item or card
+    that links to another article (those carry their own counters)."""
+    return _in_other_item(node) or is_elsewhere(node, headline)
+
+
 def _in_other_item(node: LexborNode) -> bool:
-    """Whether `node` is inside a list item or card that links to another article (those carry their own counters)."""
     current = node.parent
     for _ in range(4):
         if current is None or current.tag in ("article", "main", "body"):
