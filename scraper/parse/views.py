@@ -215,6 +215,7 @@ def header_views(texts: list[tuple[LexborNode, str]], is_date: Any, headline: Le
 
 
 def _header_counter(texts: list[tuple[LexborNode, str]], index: int, is_date: Any) -> ViewsFound | None:
+    """The view count the header line's piece at `index` shows, if it is one (wherever its element sits)."""
     node, text = texts[index]
     count = labeled_count(text)
     if count is None and index + 1 < len(texts) and _vocabulary().label.fullmatch(text.strip(" :")):
