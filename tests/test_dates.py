@@ -285,6 +285,26 @@ COUNTRY_PAGE = """<html lang="ru"><head><title>Снегопад в городе<
 
 
 @pytest.mark.parametrize(
+    ("footer", "expected"),
+    [
+        ("<p>Опубликовано: 14.03.2024 09:10</p>", "2024-03-14T09:10:00+05:00"),
+        ("", None),
+    ],
+)
+def test_a_date_that_a_short_paragraph_mentions_is_not_the_header_date(footer: str, expected: str | None) -> None:
+    # Paragraphs this short do not end the header zone: the sentence's date is a date it mentions.
+    page = (
+        "<html lang='ru'><body><article><h1>Приговор вынесен по делу</h1>"
+        "<p>Суд в Алматы вынес приговор по делу, возбуждённому ещё 12 марта 2023 года, сообщает пресс-служба.</p>"
+        "<p>Подсудимый признал вину частично, его защита намерена обжаловать решение в течение месяца.</p>"
+        f"{footer}</article></body></html>"
+    )
+    url = "https://example.kz/news/1"
+    record = normalize(parse_html(page, GENERIC_PROFILE), url=url, profile=GENERIC_PROFILE, fetched_at=NOW)
+    assert record.published_at == expected
+
+
+@pytest.mark.parametrize(
     ("url", "meta", "expected"),
     [
         # A time printed without an offset is in the site's country's zone, when the host names a country of one zone.

@@ -330,7 +330,7 @@ def visible_dates(
         found.append(_Found(rank, order if after else -order, candidate, parsed.relative or not parsed.has_year))
     for order, (node, text) in enumerate(header_texts):
         parsed = recognize(text, language)
-        if parsed is None or (not parsed.has_year and len(text) > _MAX_YEARLESS_TEXT):
+        if parsed is None or (not parsed.has_year and len(text) > _MAX_YEARLESS_TEXT) or _mentioned(text, parsed):
             continue
         role = _role_of(node, text, parsed)
         rank = _RANK_UPDATED if role is DateRole.UPDATED else _RANK_HEADER
@@ -362,6 +362,17 @@ def visible_dates(
         )
     )
     return [item.candidate for item in found]
+
+
+#: A text of the header zone this long, with more words than this before its date, is a sentence that mentions
+#: the date: where the body's paragraphs are short, the zone runs on into them.
+_SENTENCE_CHARS = 80
+_SENTENCE_WORDS_BEFORE = 6
+
+
+def _mentioned(text: str, parsed: ParsedDate) -> bool:
+    """Whether the date is one a sentence mentions ("возбуждённому ещё 12 марта 2023 года"), not a date line."""
+    return len(text) > _SENTENCE_CHARS and len(text[: parsed.start].split()) > _SENTENCE_WORDS_BEFORE
 
 
 def _header_ids(header_texts: list[tuple[LexborNode, str]]) -> set[int]:
@@ -403,8 +414,11 @@ def text_dates(root: LexborNode, headline: LexborNode | None, language: str | No
                 continue
             text = _dateline(text, parsed.start)
         parsed = recognize(text, language)
-        # Nothing else dates the page: a footer's "Stand: 09.10.2017" will do, another article's date will not.
-        if parsed is None or not parsed.has_year or parsed.relative or _in_other_items(node, headline):
+        # Nothing else dates the page: a footer's "Stand: 09.10.2017" will do; another article's date, or one a
+        # sentence mentions, will not.
+        if parsed is None or not parsed.has_year or parsed.relative:
+            continue
+        if _mentioned(text, parsed) or _in_other_items(node, headline):
             continue
         role = _role_of(node, text, parsed)
         where = "after the headline" if headline is not None else "in the page"
