@@ -215,6 +215,9 @@ def normalize_generic(html: str, url: str) -> dict[str, Any]:
             2329,
         ),
         ("<span class='comments-count'>12</span>", None),
+        # A header line laid out as a list: its items link nowhere, they are the article's.
+        ("<ul class='meta'><li><span class='views'><i class='fa fa-eye'></i> 2 329</span></li></ul>", 2329),
+        ("<ul class='meta'><li><a href='#comments'><span class='counter'>12</span></a></li></ul>", None),
     ],
 )
 def test_a_count_beside_the_date_is_the_views_only_when_nothing_says_otherwise(line: str, views: int | None) -> None:

@@ -295,11 +295,14 @@ def _belongs_elsewhere(node: LexborNode, headline: LexborNode | None) -> bool:
 
 
 def _in_other_item(node: LexborNode) -> bool:
+    # A list item is another item's when it links somewhere; a header line laid out as a list links nowhere.
     current = node.parent
     for _ in range(4):
         if current is None or current.tag in ("article", "main", "body"):
             return False
-        if current.tag == "li" or current.tag == "a":
+        if current.tag == "a":
             return True
+        if current.tag == "li":
+            return css.first(current, "a[href]") is not None
         current = current.parent
     return False
